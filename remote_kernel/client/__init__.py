@@ -1,0 +1,1 @@
+"""The session-pool REST client: one protocol layer, sync and async shells."""

@@ -1,0 +1,106 @@
+"""Typed results of session-pool calls.
+
+Outputs use the nbformat v4 output dict shapes (``{"output_type": "stream",
+"name", "text"}``, ``display_data``/``execute_result`` with ``data`` and
+``metadata``, ``error`` with ``ename``/``evalue``/``traceback``) because that is
+what every Jupyter front-end already knows how to render.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class ExecutionStatus(str, enum.Enum):
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    RUNNING = "Running"
+    NOT_STARTED = "NotStarted"
+    TIMED_OUT = "TimedOut"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (ExecutionStatus.RUNNING, ExecutionStatus.NOT_STARTED)
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """A structured remote exception (from the pool, or parsed from traceback text)."""
+
+    ename: str
+    evalue: str
+    traceback: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExecutionResult:
+    """What one execution produced.
+
+    ``outputs`` is always the complete, ordered list of nbformat outputs: taken
+    from the pool when it sends them (the local pool does), otherwise
+    synthesised from ``stdout``/``stderr``/``value``/``error`` (Azure), so a
+    front-end renders this one list and nothing else.
+    """
+
+    status: ExecutionStatus
+    stdout: str = ""
+    stderr: str = ""
+    #: JSON value of the last expression, its text repr, an image dict, or None.
+    value: Any = None
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    error: ErrorInfo | None = None
+    duration_ms: float | None = None
+    #: The pool cut stdout/stderr (outputStreamsMaxLength or a server cap).
+    truncated: bool = False
+    execution_id: str | None = None
+    session_id: str | None = None
+    #: The pool says this call created the session (local pool extension; None = unknown).
+    session_created: bool | None = None
+    #: True when the pool sent the full output list (not synthesised).
+    full_outputs: bool = False
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is ExecutionStatus.SUCCEEDED and self.error is None
+
+    @property
+    def finished(self) -> bool:
+        return self.status.finished
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    name: str
+    size: int | None = None
+    last_modified: datetime | None = None
+    content_type: str | None = None
+    #: "File" or "Directory".
+    type: str = "File"
+    #: Sub-directory of /mnt/data the file lives in ("" for the top).
+    path: str = ""
+
+    @property
+    def remote_path(self) -> str:
+        base = "/mnt/data" + (f"/{self.path.strip('/')}" if self.path.strip("/") else "")
+        return f"{base}/{self.name}"
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    identifier: str
+    created_at: datetime | None = None
+    last_accessed_at: datetime | None = None
+    expire_at: datetime | None = None
+    etag: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    name: str
+    version: str
