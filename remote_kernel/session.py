@@ -1,0 +1,261 @@
+"""One front-end's remote session: which pool, which identifier, and what the
+user must be told (the embedded pool is in use; the session's state was lost).
+
+Shared by the wrapper kernel and the magics so both behave the same.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from typing import Any
+
+from remote_kernel import errors
+from remote_kernel.client import AsyncSessionPoolClient, ExecutionResult, SessionPoolClient
+from remote_kernel.config import PoolSettings
+from remote_kernel.identifiers import new_identifier, validate_identifier
+
+LOCAL_POOL_NOTICE = (
+    "Note: no pool endpoint is configured, so cells run in the embedded local session pool "
+    "on this machine (local processes, not Azure's sandboxes). To run in Azure, set "
+    "ACA_POOL_ENDPOINT (or c.RemoteKernel.pool_endpoint / %aca_config pool_endpoint=...).\n"
+)
+LOST_STATE_NOTICE = (
+    "Warning: the remote session {session!r} was recycled (idle past the pool's cooldown, "
+    "or its interpreter was lost). Variables, imports and files from before are gone; "
+    "re-run the cells that set them up.\n"
+)
+#: Azure's shortest cooldown is 300 s: after this much idle time, check the session.
+IDLE_PROBE_AFTER = 240.0
+MARKER = "_remote_kernel_session_marker"
+
+
+class RemoteSession:
+    """Endpoint resolution (auto-starting the local pool), identifier, clients, notices."""
+
+    def __init__(
+        self, settings: PoolSettings | None = None, *, idle_probe_after: float = IDLE_PROBE_AFTER
+    ) -> None:
+        self.settings = settings or PoolSettings()
+        self.idle_probe_after = idle_probe_after
+        self._lock = threading.RLock()
+        self._pool: Any = None
+        self._endpoint: str | None = None
+        self._client: SessionPoolClient | None = None
+        self._aclient: AsyncSessionPoolClient | None = None
+        configured = self.settings.session_id
+        self._session_id = validate_identifier(configured) if configured else new_identifier()
+        self._created: set[str] = set() if configured else {self._session_id}
+        self._notices: list[str] = []
+        #: session id -> marker value, for pools that don't say when a session is new (Azure).
+        self._markers: dict[str, str] = {}
+        self._used: set[str] = set()
+        self._last_call: dict[str, float] = {}
+
+    # ---------------------------------------------------------------- endpoint
+    @property
+    def endpoint(self) -> str:
+        with self._lock:
+            if self._endpoint is None:
+                self._endpoint = self.settings.pool_endpoint or self._start_local_pool()
+            return self._endpoint
+
+    @property
+    def is_local(self) -> bool:
+        return not self.settings.pool_endpoint
+
+    def _start_local_pool(self) -> str:
+        from remote_kernel.server import start_local_pool
+
+        self._pool = start_local_pool(
+            token=secrets.token_urlsafe(24), sandbox=self.settings.local_pool_sandbox
+        )
+        self._notices.append(LOCAL_POOL_NOTICE)
+        return self._pool.url
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        endpoint = self.endpoint
+        kwargs: dict[str, Any] = {}
+        if self._pool is not None:
+            kwargs = {"auth": "token", "token": self._pool.token}
+        return {"settings": self.settings, "endpoint": endpoint, **kwargs}
+
+    @property
+    def client(self) -> SessionPoolClient:
+        with self._lock:
+            if self._client is None:
+                self._client = SessionPoolClient.from_settings(**self._client_kwargs())
+            return self._client
+
+    @property
+    def aclient(self) -> AsyncSessionPoolClient:
+        with self._lock:
+            if self._aclient is None:
+                self._aclient = AsyncSessionPoolClient.from_settings(**self._client_kwargs())
+            return self._aclient
+
+    def reconfigure(self) -> None:
+        """Drop clients (and a local pool no longer wanted) after a settings change."""
+        with self._lock:
+            old = (self._client, self._aclient)
+            self._client = self._aclient = None
+            if self.settings.pool_endpoint and self._pool is not None:
+                self._pool.stop()
+                self._pool = None
+            self._endpoint = None
+        if old[0] is not None:
+            old[0].close()
+        # The async client is closed with its loop; dropping it is enough here.
+
+    # ----------------------------------------------------------------- session
+    @property
+    def session_id(self) -> str:
+        return self._session_id
+
+    def new_session(self) -> str:
+        with self._lock:
+            self._session_id = new_identifier()
+            self._created.add(self._session_id)
+            return self._session_id
+
+    def use_session(self, identifier: str) -> None:
+        with self._lock:
+            self._session_id = validate_identifier(identifier)
+
+    def take_notices(self) -> list[str]:
+        """One-time messages not yet shown (touches the endpoint, so the pool starts)."""
+        _ = self.endpoint
+        with self._lock:
+            notices, self._notices = self._notices, []
+            return notices
+
+    # --------------------------------------------------------------- execution
+    def _needs_probe(self, session: str) -> bool:
+        last = self._last_call.get(session)
+        return (
+            session in self._markers
+            and last is not None
+            and time.monotonic() - last > self.idle_probe_after
+        )
+
+    @staticmethod
+    def _probe_code() -> str:
+        return f"print(globals().get({MARKER!r}))"
+
+    def _probe_says_lost(self, session: str, result: ExecutionResult) -> bool:
+        return result.stdout.strip() != self._markers.get(session)
+
+    def _after(self, session: str, result: ExecutionResult, lost: bool) -> str | None:
+        """Record a result; return marker code to run when the pool can't tell us."""
+        self._last_call[session] = time.monotonic()
+        if result.session_created and session in self._used:
+            lost = True
+        self._used.add(session)
+        notices = self.take_notices()
+        if lost:
+            notices.append(LOST_STATE_NOTICE.format(session=session))
+        if notices:
+            result.outputs[:0] = [
+                {"output_type": "stream", "name": "stderr", "text": n} for n in notices
+            ]
+        if result.session_created is None and (lost or session not in self._markers):
+            self._markers[session] = secrets.token_hex(8)
+            return f"{MARKER} = {self._markers[session]!r}"
+        return None
+
+    def _on_error(self, session: str, exc: BaseException) -> None:
+        if isinstance(exc, errors.SessionExpiredError):
+            self._used.discard(session)
+            self._markers.pop(session, None)
+
+    def execute(
+        self, code: str, *, timeout: float | None = None, execution_id: str | None = None
+    ) -> ExecutionResult:
+        session = self.session_id
+        client = self.client
+        lost = False
+        if self._needs_probe(session):
+            lost = self._probe_says_lost(
+                session, client.execute(self._probe_code(), session=session, timeout=30)
+            )
+        try:
+            result = client.execute(
+                code, session=session, timeout=timeout, execution_id=execution_id
+            )
+        except errors.RemoteKernelError as exc:
+            self._on_error(session, exc)
+            raise
+        marker = self._after(session, result, lost)
+        if marker:
+            client.execute(marker, session=session, timeout=30)
+        return result
+
+    async def aexecute(
+        self, code: str, *, timeout: float | None = None, execution_id: str | None = None
+    ) -> ExecutionResult:
+        session = self.session_id
+        client = self.aclient
+        lost = False
+        if self._needs_probe(session):
+            probe = await client.execute(self._probe_code(), session=session, timeout=30)
+            lost = self._probe_says_lost(session, probe)
+        try:
+            result = await client.execute(
+                code, session=session, timeout=timeout, execution_id=execution_id
+            )
+        except errors.RemoteKernelError as exc:
+            self._on_error(session, exc)
+            raise
+        marker = self._after(session, result, lost)
+        if marker:
+            await client.execute(marker, session=session, timeout=30)
+        return result
+
+    def cancel(self, execution_id: str) -> bool:
+        return self.client.cancel_execution(execution_id, session=self.session_id)
+
+    async def acancel(self, execution_id: str) -> bool:
+        return await self.aclient.cancel_execution(execution_id, session=self.session_id)
+
+    # --------------------------------------------------------------- lifecycle
+    def _to_delete(self, delete_session: bool | None) -> list[str]:
+        delete = (
+            self.settings.delete_session_on_shutdown if delete_session is None else delete_session
+        )
+        return sorted(self._created & self._used) if delete and self._pool is None else []
+
+    def _finish(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.stop()  # stops every session's kernel with it
+                self._pool = None
+            self._endpoint = None
+            self._client = self._aclient = None
+
+    def close(self, delete_session: bool | None = None) -> None:
+        """Delete the sessions this object created (unless told not to) and stop the pool."""
+        client = self._client
+        for session in self._to_delete(delete_session):
+            try:
+                (client or self.client).delete_session(session)
+            except errors.RemoteKernelError:
+                pass  # best effort at shutdown: the pool's cooldown reclaims it anyway
+        for c in (self._client, client):
+            if c is not None:
+                c.close()
+        self._finish()
+
+    async def aclose(self, delete_session: bool | None = None) -> None:
+        aclient = self._aclient
+        for session in self._to_delete(delete_session):
+            try:
+                await (aclient or self.aclient).delete_session(session)
+            except errors.RemoteKernelError:
+                pass
+        for c in (self._aclient, aclient):
+            if c is not None:
+                await c.aclose()
+        if self._client is not None:
+            self._client.close()
+        self._finish()
