@@ -1,0 +1,416 @@
+"""The wrapper kernel: every cell runs in a remote session, outputs come back as Jupyter messages.
+
+A translation table, nothing more: HTTP, auth, retries, lost-state detection
+and the local pool live in :class:`~remote_kernel.session.RemoteSession`;
+result-to-output mapping lives in :mod:`remote_kernel.render`. What is left
+here is what only a kernel can do: the asyncio task per cell, interrupts,
+the shell messages answered locally, and shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import threading
+import uuid
+from collections.abc import Awaitable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ipykernel.kernelbase import Kernel
+
+from remote_kernel import __version__
+from remote_kernel.config import PoolSettings
+from remote_kernel.errors import ConfigurationError, RemoteKernelError
+from remote_kernel.kernel import introspect
+from remote_kernel.kernel.interrupt import CancelOnInterrupt
+from remote_kernel.kernel.sink import KernelSink
+from remote_kernel.render import render_outputs, render_result
+
+if TYPE_CHECKING:
+    from remote_kernel.client.models import ExecutionResult
+    from remote_kernel.commands import AcaCommands
+    from remote_kernel.session import RemoteSession
+
+T = TypeVar("T")
+
+#: Seconds an interrupted cell may spend asking the pool to cancel its run.
+CANCEL_BUDGET = 1.0
+#: Seconds a "cannot cancel" answer is retried (the run may not have reached the pool).
+CANCEL_RETRY_WINDOW = 0.3
+#: Seconds shutdown may spend deleting the session and stopping the local pool
+#: (jupyter_client kills the kernel after 5 s).
+SHUTDOWN_BUDGET = 4.0
+
+CANNOT_CANCEL = (
+    "The session pool cannot cancel a running execution (Azure has no cancel): the remote "
+    "run may still be going, and the session stays busy until it ends or times out.\n"
+)
+
+
+def command_lines(code: str) -> list[str] | None:
+    """The lines of a cell made only of ``%aca_*`` commands (comments allowed), else None."""
+    lines = [line.strip() for line in code.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    if lines and all(line.startswith("%aca_") for line in lines):
+        return lines
+    return None
+
+
+class RemoteKernel(Kernel, PoolSettings):
+    """Python (remote session): cells run in an Azure dynamic session or the local pool."""
+
+    implementation = "remote_kernel"
+    implementation_version = __version__
+    language_info = {
+        "name": "python",
+        # The remote version is only known after a remote call; none is made at start.
+        "version": platform.python_version(),
+        "mimetype": "text/x-python",
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "pygments_lexer": "ipython3",
+        "nbconvert_exporter": "python",
+        "file_extension": ".py",
+    }
+    help_links = [
+        {"text": "Python Reference", "url": "https://docs.python.org/3/"},
+        {
+            "text": "Azure Container Apps dynamic sessions",
+            "url": "https://learn.microsoft.com/azure/container-apps/sessions",
+        },
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._remote: RemoteSession | None = None
+        self._remote_lock = threading.Lock()
+        self._ready = False
+        self._warm_started = False
+        self._commands: AcaCommands | None = None
+        self._running = False
+        #: Session notices (local-pool note, lost-state warning) an introspection call
+        #: received: shown at the start of the next cell instead of being lost.
+        self._pending_notices: list[dict[str, Any]] = []
+        self._main_loop: asyncio.AbstractEventLoop | None = None
+        self._guard: CancelOnInterrupt | None = None
+
+    @property
+    def banner(self) -> str:  # type: ignore[override]
+        where = self.pool_endpoint or "the embedded local session pool"
+        return (
+            f"Python (remote session) - remote_kernel {__version__}\n"
+            f"Every cell runs in a remote session on {where}."
+        )
+
+    # ------------------------------------------------------------------ setup
+
+    def start(self) -> None:
+        super().start()
+        self._main_loop = self.io_loop.asyncio_loop  # type: ignore[attr-defined]
+
+    @property
+    def remote(self) -> RemoteSession:
+        """The RemoteSession (made on first use, from any thread)."""
+        with self._remote_lock:
+            if self._remote is None:
+                from remote_kernel.session import RemoteSession
+
+                self._remote = RemoteSession(self)
+            return self._remote
+
+    def _warm_up(self) -> RemoteSession:
+        """Import the client, start the local pool if there is no endpoint (blocking)."""
+        remote = self.remote
+        _ = remote.endpoint
+        self._ready = True
+        return remote
+
+    def _start_warm_up(self) -> None:
+        """Get the session ready in a thread, so the first cell does not wait for it."""
+        if self._warm_started:
+            return
+        self._warm_started = True
+        threading.Thread(
+            target=self._warm_up_quietly, name="remote-kernel-warm-up", daemon=True
+        ).start()
+
+    def _warm_up_quietly(self) -> None:
+        try:
+            self._warm_up()
+        except Exception as exc:  # the first cell reports it properly
+            self.log.warning("Could not prepare the remote session: %s", exc)
+
+    async def _remote_ready(self) -> RemoteSession:
+        if self._ready:
+            return self.remote
+        self._warm_started = True
+        return await asyncio.to_thread(self._warm_up)
+
+    async def kernel_info_request(self, stream: Any, ident: Any, parent: Any) -> None:
+        await super().kernel_info_request(stream, ident, parent)
+        # Start after the first reply: front-ends see "ready" without waiting for it.
+        self._start_warm_up()
+
+    # ------------------------------------------------------------- interrupts
+
+    def pre_handler_hook(self) -> None:
+        """While a shell message is handled, SIGINT cancels the watched task (or nothing).
+
+        ipykernel would raise KeyboardInterrupt, which kills a kernel waiting on the loop.
+        """
+        loop = self._main_loop or asyncio.get_event_loop()
+        self._guard = CancelOnInterrupt(loop).__enter__()
+
+    def post_handler_hook(self) -> None:
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            guard.__exit__(None, None, None)
+
+    async def _run_interruptible(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run ``coro`` as a task that SIGINT cancels; return the finished task."""
+        task = asyncio.ensure_future(coro)
+        with CancelOnInterrupt(asyncio.get_running_loop()) as guard:
+            guard.watch(task)
+            await asyncio.wait({task})
+        return task
+
+    # -------------------------------------------------------------- execution
+
+    async def do_execute(  # type: ignore[override]
+        self,
+        code: str,
+        silent: bool,
+        store_history: bool = True,
+        user_expressions: dict[str, Any] | None = None,
+        allow_stdin: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        sink = KernelSink(self, silent=silent)
+        if not code.strip():
+            return self._ok_reply()
+        lines = command_lines(code)
+        execution_id = None if lines is not None else str(uuid.uuid4())
+        self._running = True
+        try:
+            if lines is not None:
+                task = await self._run_interruptible(self._run_commands(lines, sink))
+            else:
+                task = await self._run_interruptible(self._run_cell(code, execution_id))
+            if task.cancelled():
+                return await self._interrupted(sink, execution_id)
+            exc = task.exception()
+            if exc is not None:
+                return self._failed(sink, exc)
+            result = task.result()
+            return self._ok_reply() if result is None else self._render(result, sink)
+        finally:
+            self._running = False
+
+    async def _run_cell(self, code: str, execution_id: str | None) -> ExecutionResult:
+        remote = await self._remote_ready()
+        return await remote.aexecute(code, execution_id=execution_id)
+
+    def _render(self, result: ExecutionResult, sink: KernelSink) -> dict[str, Any]:
+        notices, self._pending_notices = self._pending_notices, []
+        render_outputs(notices, sink)
+        render_result(result, sink)
+        if sink.error_content is None and not result.ok:
+            info = result.error
+            if info is not None:
+                sink.error(info.ename, info.evalue, info.traceback)
+            else:
+                status = getattr(result.status, "value", result.status)
+                sink.error("RemoteError", f"The remote execution ended with status {status}.", [])
+        return self._ok_reply() if sink.error_content is None else sink.error_reply()
+
+    def _ok_reply(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "execution_count": self.execution_count,
+            "payload": [],
+            "user_expressions": {},
+        }
+
+    def _failed(self, sink: KernelSink, exc: BaseException) -> dict[str, Any]:
+        """Our own failure (pool unreachable, bad command...): one error, no Python traceback."""
+        if not isinstance(exc, RemoteKernelError):
+            self.log.error("Unexpected failure running a cell", exc_info=exc)
+        ename = type(exc).__name__
+        evalue = str(exc)
+        sink.error(ename, evalue, [f"{ename}: {evalue}"])
+        return sink.error_reply()
+
+    async def _interrupted(self, sink: KernelSink, execution_id: str | None) -> dict[str, Any]:
+        if execution_id is not None and self._ready and not await self._cancel_remote(execution_id):
+            sink.stream("stderr", CANNOT_CANCEL)
+        sink.error("KeyboardInterrupt", "", ["KeyboardInterrupt: the cell was interrupted"])
+        return sink.error_reply()
+
+    async def _cancel_remote(self, execution_id: str) -> bool:
+        """Ask the pool to cancel ``execution_id`` within CANCEL_BUDGET; False if it cannot.
+
+        A pool that can cancel may not know the run yet (the interrupt beat the request
+        there), so a "no such execution" answer is retried for a short while.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CANCEL_BUDGET
+        retry_until = loop.time() + CANCEL_RETRY_WINDOW
+        while True:
+            try:
+                remaining = max(0.05, deadline - loop.time())
+                cancelled = await asyncio.wait_for(self.remote.acancel(execution_id), remaining)
+            except (asyncio.TimeoutError, RemoteKernelError) as exc:
+                self.log.warning("Cancelling the remote execution failed: %s", exc)
+                return False
+            if cancelled or loop.time() >= retry_until:
+                return bool(cancelled)
+            await asyncio.sleep(0.05)
+
+    # --------------------------------------------------------------- commands
+
+    def _command_runner(self) -> AcaCommands:
+        if self._commands is None:
+            try:
+                from remote_kernel.commands import AcaCommands
+            except ImportError:
+                raise ConfigurationError(
+                    "The %aca_* commands are not available in this installation."
+                ) from None
+            self._commands = AcaCommands(self.remote)
+        return self._commands
+
+    async def _run_commands(self, lines: list[str], sink: KernelSink) -> None:
+        """Kernel controls (%aca_upload, %aca_files...) run here, in a worker thread."""
+        commands = await asyncio.to_thread(self._command_runner)
+        for line in lines:
+            if not commands.is_command(line):
+                raise ConfigurationError(
+                    f"Unknown command {line.split()[0]!r}: not a remote_kernel %aca_ command."
+                )
+        for line in lines:
+            await asyncio.to_thread(commands.run_line, line, sink)
+
+    # --------------------------------------------------- local and remote help
+
+    async def do_is_complete(self, code: str) -> dict[str, Any]:  # type: ignore[override]
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        status, indent = TransformerManager().check_complete(code)
+        reply: dict[str, Any] = {"status": status}
+        if status == "incomplete":
+            reply["indent"] = " " * (indent or 0)
+        return reply
+
+    async def do_complete(self, code: str, cursor_pos: int | None) -> dict[str, Any]:  # type: ignore[override]
+        cursor_pos = len(code) if cursor_pos is None else cursor_pos
+        stdout = await self._introspect(lambda: introspect.completion_code(code, cursor_pos)[0])
+        try:
+            if stdout:
+                return introspect.completion_reply(stdout, cursor_pos)
+        except Exception:
+            pass
+        return introspect.empty_completion(cursor_pos)
+
+    async def do_inspect(  # type: ignore[override]
+        self, code: str, cursor_pos: int, detail_level: int = 0, omit_sections: Any = ()
+    ) -> dict[str, Any]:
+        stdout = await self._introspect(
+            lambda: introspect.inspection_code(code, cursor_pos, detail_level)
+        )
+        try:
+            if stdout:
+                return introspect.inspection_reply(stdout)
+        except Exception:
+            pass
+        return introspect.empty_inspection()
+
+    async def _introspect(self, make_code: Any) -> str | None:
+        """Run a completion/inspection statement remotely; its stdout, or None on any failure.
+
+        Never while a cell runs, never past ``completion_timeout``.
+        """
+        if not self.remote_completion or self._running:
+            return None
+        try:
+            code = make_code()
+        except Exception:
+            return None
+        if not code:
+            return None
+        return await self._on_main_loop(self._introspect_remote(code))
+
+    async def _introspect_remote(self, code: str) -> str | None:
+        execution_id = str(uuid.uuid4())
+        budget = max(0.1, float(self.completion_timeout))
+        call = asyncio.wait_for(self._run_cell_quietly(code, execution_id, budget), budget)
+        self._running = True
+        try:
+            task = await self._run_interruptible(call)
+        finally:
+            self._running = False
+        if task.cancelled() or task.exception() is not None:
+            if self._ready:
+                asyncio.ensure_future(self._cancel_quietly(execution_id))
+            return None
+        return task.result()
+
+    async def _run_cell_quietly(self, code: str, execution_id: str, timeout: float) -> str | None:
+        remote = await self._remote_ready()
+        result = await remote.aexecute(code, timeout=timeout, execution_id=execution_id)
+        # One-time session notices come first as stderr; keep them for the next cell.
+        for out in result.outputs:
+            if out.get("output_type") != "stream" or out.get("name") != "stderr":
+                break
+            self._pending_notices.append(out)
+        return result.stdout if result.ok else None
+
+    async def _cancel_quietly(self, execution_id: str) -> None:
+        try:
+            await asyncio.wait_for(self.remote.acancel(execution_id), CANCEL_BUDGET)
+        except BaseException:
+            pass
+
+    async def _on_main_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the shell's loop (the async client belongs to it).
+
+        Control-channel handlers (shutdown; any request sent there) run on another loop.
+        """
+        main = self._main_loop
+        if main is None or main is asyncio.get_running_loop() or not main.is_running():
+            return await coro
+        future = asyncio.run_coroutine_threadsafe(coro, main)
+        return await asyncio.wrap_future(future)
+
+    # --------------------------------------------------------------- shutdown
+
+    async def do_shutdown(self, restart: bool) -> dict[str, Any]:  # type: ignore[override]
+        """Delete the session this kernel made and stop the local pool it started."""
+        remote = self._remote
+        if remote is not None:
+            try:
+                await asyncio.wait_for(self._close_remote(remote), SHUTDOWN_BUDGET)
+            except BaseException as exc:  # never fail a shutdown
+                self.log.warning("Closing the remote session failed: %s", exc)
+        return {"status": "ok", "restart": restart}
+
+    async def _close_remote(self, remote: RemoteSession) -> None:
+        main = self._main_loop
+        if main is not None and main.is_running() and main is not asyncio.get_running_loop():
+            await self._on_main_loop(remote.aclose())
+        else:
+            await _maybe_await(remote.aclose())
+
+
+async def _maybe_await(value: Awaitable[Any] | Any) -> Any:
+    return await value if asyncio.iscoroutine(value) else value
+
+
+def launch() -> None:
+    """``python -m remote_kernel -f CONNECTION_FILE``."""
+    from ipykernel.kernelapp import IPKernelApp
+
+    options: dict[str, Any] = {}
+    # The kernel's own process runs no user code: do not forward OS-level output
+    # (e.g. from the local pool's processes) into cells.
+    if "capture_fd_output" in IPKernelApp.class_trait_names():
+        options["capture_fd_output"] = False
+    IPKernelApp.launch_instance(kernel_class=RemoteKernel, **options)
