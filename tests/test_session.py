@@ -1,0 +1,90 @@
+"""RemoteSession: notices, lost state, identifiers (against the real local pool)."""
+
+from __future__ import annotations
+
+import pytest
+
+from remote_kernel import errors
+from remote_kernel.config import PoolSettings
+from remote_kernel.session import LOCAL_POOL_NOTICE, RemoteSession
+
+
+def settings_for(pool, **kw):
+    return PoolSettings(pool_endpoint=pool.url, token=pool.token, **kw)
+
+
+def stderr_texts(result):
+    return [o["text"] for o in result.outputs if o.get("name") == "stderr"]
+
+
+def test_fresh_identifier_per_session_object(local_pool):
+    a, b = RemoteSession(settings_for(local_pool)), RemoteSession(settings_for(local_pool))
+    assert a.session_id != b.session_id
+
+
+def test_lost_state_warning_from_session_created(local_pool):
+    rs = RemoteSession(settings_for(local_pool))
+    try:
+        assert rs.execute("v = 1").ok
+        rs.client.delete_session(rs.session_id)  # as a cooldown would
+        result = rs.execute("print('next')")
+        assert any("recycled" in t for t in stderr_texts(result))
+        assert result.outputs[0]["name"] == "stderr"  # the warning comes first
+        assert not any("recycled" in t for t in stderr_texts(rs.execute("1")))
+    finally:
+        rs.close()
+
+
+def test_lost_state_probe_when_pool_does_not_say(local_pool, monkeypatch):
+    rs = RemoteSession(settings_for(local_pool), idle_probe_after=0.0)
+    real = rs.client.protocol.parse_execution
+
+    def azure_like(response, session):  # drop the local pool's sessionCreated flag
+        result = real(response, session)
+        result.session_created = None
+        return result
+
+    monkeypatch.setattr(rs.client.protocol, "parse_execution", azure_like)
+    try:
+        rs.execute("v = 1")
+        assert not any("recycled" in t for t in stderr_texts(rs.execute("v")))
+        rs.client.delete_session(rs.session_id)
+        assert any("recycled" in t for t in stderr_texts(rs.execute("2")))
+    finally:
+        rs.close()
+
+
+def test_configured_identifier_is_validated():
+    with pytest.raises(errors.InvalidIdentifierError):
+        RemoteSession(PoolSettings(session_id="bad_id"))
+    rs = RemoteSession(PoolSettings(session_id="my-session-001"))
+    assert rs.session_id == "my-session-001"
+    with pytest.raises(errors.InvalidIdentifierError):
+        rs.use_session("x")
+
+
+def test_embedded_pool_started_announced_once_and_stopped():
+    rs = RemoteSession(PoolSettings(pool_endpoint=""))
+    try:
+        first = rs.execute("print('hi')")
+        assert stderr_texts(first) == [LOCAL_POOL_NOTICE]
+        assert stderr_texts(rs.execute("print('again')")) == []
+        assert rs.is_local and rs.client.auth_mode == "token"
+        url = rs.endpoint
+    finally:
+        rs.close()
+    import httpx
+
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/listSessions", timeout=2)
+
+
+def test_close_deletes_the_session_it_created(local_pool):
+    rs = RemoteSession(settings_for(local_pool))
+    rs.execute("1")
+    sid = rs.session_id
+    rs.close()
+    from remote_kernel.client import SessionPoolClient
+
+    with SessionPoolClient(local_pool.url, token=local_pool.token) as c:
+        assert sid not in {s.identifier for s in c.list_sessions()}
