@@ -1,0 +1,395 @@
+"""The host side of a sandboxed session: one Deno process running Pyodide.
+
+:class:`SandboxRuntime` starts ``deno run host.mjs`` with deny-by-default
+permissions (read: the cached Pyodide package and the session directory;
+write: the session directory; nothing else: no network, no subprocess, no
+environment, no FFI) and speaks line-delimited JSON with it over stdin/stdout.
+
+Timeouts and cancels interrupt the cell with KeyboardInterrupt (Pyodide runs
+in a Worker with a SharedArrayBuffer interrupt buffer), so variables survive.
+A cell that ignores the interrupt, or a process that dies (a fatal Pyodide
+error, V8 out of memory), costs a restart of the process: the outcome then
+says ``state_lost``. Files in the session directory survive a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from remote_kernel.errors import ConfigurationError
+from remote_kernel.server.runtime import RunOutcome, SessionRuntime
+from remote_kernel.server.sandbox.environment import (
+    HOST_SCRIPT,
+    SHIM_SCRIPT,
+    WORKER_SCRIPT,
+    SandboxUnavailableError,
+    deno_env,
+    prepare,
+)
+
+log = logging.getLogger(__name__)
+
+MEMORY_ENV = "REMOTE_KERNEL_SANDBOX_MEMORY_MB"
+DEFAULT_MEMORY_MB = 1024
+MIN_MEMORY_MB = 128
+#: WebAssembly (32-bit) memory cannot grow past 4 GiB.
+MAX_MEMORY_MB = 4096
+#: One reply line may carry images: allow big lines, not unbounded ones.
+_LINE_LIMIT = 256 * 1024 * 1024
+
+
+class SandboxDied(Exception):
+    """The Deno process exited (or broke the protocol) while we waited for it."""
+
+
+def _memory_limit(value: int | None) -> int:
+    if value is None:
+        raw = os.environ.get(MEMORY_ENV, "").strip()
+        if not raw:
+            return DEFAULT_MEMORY_MB
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigurationError(f"{MEMORY_ENV}={raw!r} is not a whole number of MB.") from None
+    if not MIN_MEMORY_MB <= value <= MAX_MEMORY_MB:
+        raise ConfigurationError(
+            f"Sandbox memory limit {value} MB is outside {MIN_MEMORY_MB}-{MAX_MEMORY_MB} MB."
+        )
+    return value
+
+
+def deno_command(deno: str, pyodide_dir: Path, workdir: Path, memory_mb: int) -> list[str]:
+    """The exact ``deno run`` line of one session: every permission is listed here."""
+    for path in (pyodide_dir, workdir, WORKER_SCRIPT):
+        if "," in str(path):
+            raise ConfigurationError(f"Sandbox paths may not contain ',' ({path}).")
+    wasm_pages = memory_mb * 16  # 64 KiB pages
+    js_heap_mb = max(512, memory_mb)
+    return [
+        deno,
+        "run",
+        "--no-config",
+        "--no-lock",
+        "--cached-only",
+        "--no-prompt",
+        f"--v8-flags=--wasm-max-mem-pages={wasm_pages},--max-old-space-size={js_heap_mb}",
+        # The worker module is loaded at run time, so Deno checks read access to it.
+        f"--allow-read={pyodide_dir},{workdir},{WORKER_SCRIPT}",
+        f"--allow-write={workdir}",
+        str(HOST_SCRIPT),
+    ]
+
+
+class SandboxRuntime(SessionRuntime):
+    """A session's Python: Pyodide in a Deno process confined to ``workdir``."""
+
+    def __init__(
+        self,
+        *,
+        memory_limit_mb: int | None = None,
+        start_timeout: float = 120.0,
+        interrupt_grace: float = 3.0,
+    ) -> None:
+        self.memory_limit_mb = _memory_limit(memory_limit_mb)
+        self.start_timeout = start_timeout
+        self.interrupt_grace = interrupt_grace
+        self.workdir: Path | None = None
+        self.load_ms: float | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._stderr_task: asyncio.Task[None] | None = None
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
+        self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._lock = asyncio.Lock()
+        self._running: str | None = None
+        self._cancel_requested = False
+        self._lost_pending = False
+        self._closed = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self, workdir: Path) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        await self._spawn()
+
+    async def _spawn(self) -> None:
+        assert self.workdir is not None
+        prepared = await asyncio.to_thread(prepare)
+        command = deno_command(
+            prepared.deno, prepared.pyodide_dir, self.workdir, self.memory_limit_mb
+        )
+        self._stderr_tail.clear()
+        self._proc = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=deno_env(prepared.deno_dir),
+            cwd=str(self.workdir),
+            start_new_session=True,
+            limit=_LINE_LIMIT,
+        )
+        self._reader = asyncio.create_task(self._read_replies(self._proc))
+        self._stderr_task = asyncio.create_task(self._read_stderr(self._proc))
+        ready = self._expect("ready")
+        await self._send(
+            {
+                "op": "init",
+                "shim": SHIM_SCRIPT.read_text(encoding="utf-8"),
+                "mount": str(self.workdir),
+            }
+        )
+        try:
+            message = await asyncio.wait_for(ready, self.start_timeout)
+        except (asyncio.TimeoutError, SandboxDied) as exc:
+            await self._kill()
+            why = "timed out" if isinstance(exc, asyncio.TimeoutError) else "failed"
+            raise SandboxUnavailableError(
+                f"The sandbox (Deno + Pyodide) {why} while starting: {self._diagnostics()}",
+                fix="Run `python -m remote_kernel.server.sandbox --prepare --check` to see why.",
+            ) from None
+        self.load_ms = float(message.get("load_ms") or 0.0)
+
+    async def shutdown(self) -> None:
+        self._closed = True
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.returncode is None:
+            with contextlib.suppress(Exception):
+                await self._send({"op": "shutdown"})
+            try:
+                await asyncio.wait_for(proc.wait(), 2.0)
+            except asyncio.TimeoutError:
+                pass
+        await self._kill()
+
+    async def _kill(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        for task in (self._reader, self._stderr_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if proc.stdin is not None:
+            proc.stdin.close()
+        self._fail_waiters(SandboxDied("the sandbox process was stopped"))
+
+    def is_alive(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    @property
+    def pids(self) -> list[int]:
+        return [self._proc.pid] if self.is_alive() and self._proc is not None else []
+
+    # ------------------------------------------------------------ protocol plumbing
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.returncode is not None:
+            raise SandboxDied("the sandbox process is not running")
+        proc.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
+        try:
+            await proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise SandboxDied(str(exc)) from None
+
+    def _expect(self, key: str) -> asyncio.Future[dict[str, Any]]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters[key] = future
+        return future
+
+    def _fail_waiters(self, exc: Exception) -> None:
+        for future in self._waiters.values():
+            if not future.done():
+                future.set_exception(exc)
+                future.exception()  # mark retrieved: nobody may be waiting any more
+        self._waiters.clear()
+
+    async def _read_replies(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        reason = "the sandbox process exited"
+        try:
+            while True:
+                line = await proc.stdout.readline()
+                if not line:
+                    break
+                self._dispatch(line)
+        except (ValueError, asyncio.LimitOverrunError):
+            reason = "the sandbox sent a reply over the size limit"
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        await proc.wait()
+        self._fail_waiters(SandboxDied(f"{reason} (code {proc.returncode})"))
+
+    def _dispatch(self, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+            op = message["op"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("sandbox: ignoring a malformed line: %.200r", line)
+            return
+        if op == "log":
+            log.info("sandbox: %s", message.get("message"))
+            return
+        if op == "fatal":
+            self._stderr_tail.append(str(message.get("message", "")))
+            return  # the process exits right after; _read_replies fails the waiters
+        key = "ready" if op == "ready" else str(message.get("id"))
+        future = self._waiters.pop(key, None)
+        if future is not None and not future.done():
+            future.set_result(message)
+
+    async def _read_stderr(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr is not None
+        while True:
+            line = await proc.stderr.readline()
+            if not line:
+                return
+            text = line.decode("utf-8", "replace").rstrip()
+            self._stderr_tail.append(text)
+            log.debug("sandbox stderr: %s", text)
+
+    def _diagnostics(self) -> str:
+        tail = [line for line in self._stderr_tail if line.strip()]
+        return " / ".join(tail[-5:])[-1500:] or "no diagnostics"
+
+    # ------------------------------------------------------------ execution
+
+    async def execute(self, code: str, *, timeout: float, max_output_chars: int) -> RunOutcome:
+        async with self._lock:
+            started = time.perf_counter()
+            outcome = await self._execute(code, timeout, max_output_chars)
+            outcome.duration_ms = (time.perf_counter() - started) * 1000.0
+            return outcome
+
+    async def _execute(self, code: str, timeout: float, max_output_chars: int) -> RunOutcome:
+        lost_before = await self._ensure_running()
+        exec_id = uuid.uuid4().hex
+        waiter = self._expect(exec_id)
+        self._running, self._cancel_requested = exec_id, False
+        timed_out = False
+        try:
+            await self._send(
+                {"op": "execute", "id": exec_id, "code": code, "max_output_chars": max_output_chars}
+            )
+            try:
+                reply = await asyncio.wait_for(asyncio.shield(waiter), max(timeout, 0.001))
+            except asyncio.TimeoutError:
+                timed_out = True
+                await self._send({"op": "interrupt"})
+                reply = await asyncio.wait_for(waiter, self.interrupt_grace)
+        except (asyncio.TimeoutError, SandboxDied) as exc:
+            return await self._lost(exc, timed_out=timed_out, timeout=timeout)
+        finally:
+            self._running = None
+            self._waiters.pop(exec_id, None)
+        outcome = self._outcome(reply, timed_out=timed_out, timeout=timeout)
+        outcome.state_lost = lost_before
+        return outcome
+
+    async def _ensure_running(self) -> bool:
+        """Restart a dead process before a cell; True if that lost the state."""
+        if self.is_alive() and not self._lost_pending:
+            return False
+        if self.workdir is None:
+            raise ConfigurationError("SandboxRuntime.execute() called before start().")
+        if not self.is_alive():
+            log.warning("sandbox for %s died (%s): restarting", self.workdir, self._diagnostics())
+            await self._kill()
+            await self._spawn()
+        self._lost_pending = False
+        return True
+
+    async def _lost(self, exc: Exception, *, timed_out: bool, timeout: float) -> RunOutcome:
+        """The cell could not be stopped, or the process died: restart, report the loss."""
+        cancelled = self._cancel_requested and not timed_out
+        diagnostics = self._diagnostics()
+        await self._kill()
+        if timed_out or cancelled:
+            why = (
+                f"ran past its timeout of {timeout:g} s" if timed_out else "was cancelled"
+            ) + f" and did not stop within {self.interrupt_grace:g} s of an interrupt"
+            ename = "TimeoutError" if timed_out else "KeyboardInterrupt"
+        else:
+            why = f"crashed the sandbox ({diagnostics})"
+            ename = "SandboxCrashed"
+        evalue = f"The execution {why}; the session was restarted and its variables are lost."
+        try:
+            await self._spawn()
+        except SandboxUnavailableError as restart_error:
+            self._lost_pending = True
+            evalue += f" Restarting failed: {restart_error.message}"
+        error = {"ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
+        return RunOutcome(
+            outputs=[{"output_type": "error", **error}],
+            error=error,
+            timed_out=timed_out,
+            cancelled=cancelled,
+            state_lost=True,
+        )
+
+    def _outcome(self, reply: dict[str, Any], *, timed_out: bool, timeout: float) -> RunOutcome:
+        outputs: list[dict[str, Any]] = list(reply.get("outputs") or [])
+        error = reply.get("error")
+        cancelled = False
+        interrupted = bool(error) and error.get("ename") == "KeyboardInterrupt"
+        if interrupted and timed_out:
+            evalue = f"The execution ran past its timeout of {timeout:g} s and was interrupted."
+            error = {
+                "ename": "TimeoutError",
+                "evalue": evalue,
+                "traceback": [*error.get("traceback", [])[:-1], f"TimeoutError: {evalue}"],
+            }
+            outputs = [o for o in outputs if o.get("output_type") != "error"]
+            outputs.append({"output_type": "error", **error})
+        elif interrupted and self._cancel_requested:
+            cancelled = True
+        streams = {"stdout": [], "stderr": []}
+        for out in outputs:
+            if out.get("output_type") == "stream" and out.get("name") in streams:
+                streams[out["name"]].append(out.get("text", ""))
+        return RunOutcome(
+            outputs=outputs,
+            stdout="".join(streams["stdout"]),
+            stderr="".join(streams["stderr"]),
+            error=error,
+            timed_out=timed_out and bool(error),
+            cancelled=cancelled,
+            truncated=bool(reply.get("truncated")),
+        )
+
+    async def interrupt(self) -> None:
+        """KeyboardInterrupt in the running cell; a cell that ignores it gets the process killed."""
+        exec_id = self._running
+        if exec_id is None or not self.is_alive():
+            return
+        self._cancel_requested = True
+        with contextlib.suppress(SandboxDied):
+            await self._send({"op": "interrupt"})
+        asyncio.get_running_loop().call_later(self.interrupt_grace, self._escalate, exec_id)
+
+    def _escalate(self, exec_id: str) -> None:
+        if self._running == exec_id and self._proc is not None and self._proc.returncode is None:
+            log.warning("sandbox cell ignored an interrupt: killing the process")
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()

@@ -1,0 +1,104 @@
+// Sandbox worker: loads Pyodide once, mounts the session directory at /mnt/data
+// and runs cells through the Python shim (_rk_sandbox.py, sent by the driver).
+import { loadPyodide } from "npm:pyodide@314.0.7";
+
+for (const name of ["log", "info", "debug"]) console[name] = console.error;
+
+const started = performance.now();
+let pyodide;
+let shim;
+const loading = loadPyodide({ env: { HOME: "/home/pyodide" } }).then((py) => {
+  pyodide = py;
+});
+
+function fatal(error) {
+  self.postMessage({ fatal: String(error && error.stack ? error.stack : error) });
+}
+
+// Everything a cell writes to fd 1/2 (print, C code, os.write) lands here, in
+// order; the shim drains it whenever it adds a rich output and at the end of a
+// cell. Python cannot be called from these handlers (the GIL is released).
+const SAFETY_CAP = 64 * 1024 * 1024;
+let chunks = [];
+let buffered = 0;
+let overflowed = false;
+
+function collector(name) {
+  const decoder = new TextDecoder();
+  return {
+    write(buffer) {
+      if (buffered < SAFETY_CAP) {
+        const text = decoder.decode(buffer, { stream: true });
+        buffered += text.length;
+        chunks.push([name, text]);
+      } else if (!overflowed) {
+        overflowed = true;
+        chunks.push([name, "\n[output truncated: over 64 MiB in one cell]\n", true]);
+      }
+      return buffer.length;
+    },
+  };
+}
+
+function takeOutput() {
+  const taken = chunks;
+  chunks = [];
+  buffered = 0;
+  overflowed = false;
+  return taken;
+}
+
+async function init(message) {
+  await loading;
+  pyodide.setInterruptBuffer(message.interruptBuffer);
+  pyodide.setStdout(collector("stdout"));
+  pyodide.setStderr(collector("stderr"));
+  pyodide.setStdin({ error: true });
+  if (message.mount) {
+    pyodide.FS.mkdirTree("/mnt/data");
+    pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: message.mount }, "/mnt/data");
+  }
+  pyodide.FS.mkdirTree("/lib/remote_kernel");
+  pyodide.FS.writeFile("/lib/remote_kernel/_rk_sandbox.py", message.shim);
+  pyodide.runPython("import sys; sys.path.insert(0, '/lib/remote_kernel')");
+  shim = pyodide.pyimport("_rk_sandbox");
+  shim.setup(takeOutput);
+  self.postMessage(JSON.stringify({ op: "ready", load_ms: performance.now() - started }));
+}
+
+async function execute(message) {
+  let reply;
+  try {
+    // callPromising lets a cell's top-level `await` suspend (JSPI) instead of failing.
+    reply = await shim.execute.callPromising(
+      message.id,
+      message.code,
+      message.max_output_chars ?? 0,
+    );
+  } catch (error) {
+    // The shim catches user errors itself: this is a broken interpreter.
+    if (error && error.pyodide_fatal_error) return fatal(error);
+    reply = JSON.stringify({
+      op: "result",
+      id: message.id,
+      outputs: [],
+      error: { ename: "SandboxError", evalue: String(error), traceback: [String(error)] },
+    });
+  }
+  self.postMessage(reply);
+}
+
+self.onmessage = async (event) => {
+  const message = event.data;
+  try {
+    if (message.op === "init") await init(message);
+    else if (message.op === "execute") await execute(message);
+  } catch (error) {
+    fatal(error);
+  }
+};
+
+self.onunhandledrejection = (event) => {
+  event.preventDefault();
+  console.error("unhandled rejection in sandbox worker:", event.reason);
+};
