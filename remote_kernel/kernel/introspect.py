@@ -9,6 +9,7 @@ cuts the call off at ``completion_timeout``; any failure is an empty answer.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MARKER = "\x1e__remote_kernel__"
@@ -20,6 +21,9 @@ _INSPECT = (
     "print({marker!r} + __import__('json').dumps("
     "get_ipython().object_inspect_mime({name!r}, detail_level={detail!r})))"
 )
+
+#: What IPython turns ``name?`` / ``name??`` into.
+_PINFO = re.compile(r"^get_ipython\(\)\.run_line_magic\('(pinfo2?)', '([^'\\]+)'\)\s*$")
 
 #: Remote completion lists are cut to this many matches.
 MAX_MATCHES = 500
@@ -52,9 +56,31 @@ def inspection_code(code: str, cursor_pos: int, detail_level: int) -> str | None
     from IPython.utils.tokenutil import token_at_cursor
 
     name = token_at_cursor(code, cursor_pos)
-    if not name:
-        return None
+    return inspect_name_code(name, detail_level) if name else None
+
+
+def inspect_name_code(name: str, detail_level: int) -> str:
     return _INSPECT.format(marker=MARKER, name=name, detail=int(detail_level))
+
+
+def page_request(code: str) -> tuple[str, int] | None:
+    """``(name, detail_level)`` when the cell is only ``name?`` or ``name??``.
+
+    The remote IPython would page the answer, and a pager payload does not
+    survive the REST API: the kernel answers these itself.
+    """
+    if "?" not in code:
+        return None
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        transformed = TransformerManager().transform_cell(code.strip())
+    except Exception:
+        return None
+    match = _PINFO.match(transformed.strip())
+    if match is None:
+        return None
+    return match.group(2).strip(), 1 if match.group(1) == "pinfo2" else 0
 
 
 def parse_reply(stdout: str) -> Any:

@@ -22,6 +22,7 @@ from remote_kernel import __version__
 from remote_kernel.config import PoolSettings
 from remote_kernel.errors import ConfigurationError, RemoteKernelError
 from remote_kernel.kernel import introspect
+from remote_kernel.kernel.history import History
 from remote_kernel.kernel.interrupt import CancelOnInterrupt
 from remote_kernel.kernel.sink import KernelSink
 from remote_kernel.render import render_outputs, render_result
@@ -92,6 +93,8 @@ class RemoteKernel(Kernel, PoolSettings):
         self._pending_notices: list[dict[str, Any]] = []
         self._main_loop: asyncio.AbstractEventLoop | None = None
         self._guard: CancelOnInterrupt | None = None
+        #: This kernel's inputs (the remote IPython's history is not reachable over REST).
+        self.history = History()
 
     @property
     def banner(self) -> str:  # type: ignore[override]
@@ -187,23 +190,41 @@ class RemoteKernel(Kernel, PoolSettings):
         sink = KernelSink(self, silent=silent)
         if not code.strip():
             return self._ok_reply()
+        if store_history and not silent:
+            self.history.record(self.execution_count, code)
         lines = command_lines(code)
-        execution_id = None if lines is not None else str(uuid.uuid4())
+        page = None if lines is not None else introspect.page_request(code)
+        execution_id = None
+        if lines is not None:
+            work: Coroutine[Any, Any, Any] = self._run_commands(lines, sink)
+        elif page is not None:
+            work = self._run_pager(*page, sink)
+        else:
+            execution_id = str(uuid.uuid4())
+            work = self._run_cell(code, execution_id)
         self._running = True
         try:
-            if lines is not None:
-                task = await self._run_interruptible(self._run_commands(lines, sink))
-            else:
-                task = await self._run_interruptible(self._run_cell(code, execution_id))
+            task = await self._run_interruptible(work)
             if task.cancelled():
                 return await self._interrupted(sink, execution_id)
             exc = task.exception()
             if exc is not None:
                 return self._failed(sink, exc)
-            result = task.result()
-            return self._ok_reply() if result is None else self._render(result, sink)
+            return self._reply_for(task.result(), sink)
         finally:
             self._running = False
+
+    def _reply_for(self, outcome: Any, sink: KernelSink) -> dict[str, Any]:
+        """An ExecutionResult is rendered; a dict is the reply itself; None is success."""
+        if outcome is None:
+            return self._ok_reply()
+        if isinstance(outcome, dict):
+            return outcome
+        reply = self._render(outcome, sink)
+        for out in outcome.outputs:
+            if out.get("output_type") == "execute_result":
+                self.history.record_output(self.execution_count, out.get("data") or {})
+        return reply
 
     async def _run_cell(self, code: str, execution_id: str | None) -> ExecutionResult:
         remote = await self._remote_ready()
@@ -265,6 +286,24 @@ class RemoteKernel(Kernel, PoolSettings):
                 return bool(cancelled)
             await asyncio.sleep(0.05)
 
+    async def _run_pager(self, name: str, detail: int, sink: KernelSink) -> dict[str, Any]:
+        """``name?``: the remote inspection, shown in the front-end's pager."""
+        remote = await self._remote_ready()
+        code = introspect.inspect_name_code(name, detail)
+        result = await remote.aexecute(code, execution_id=str(uuid.uuid4()))
+        self._take_notices(result)
+        render_outputs(self._pending_notices, sink)
+        self._pending_notices = []
+        try:
+            reply = introspect.inspection_reply(result.stdout) if result.ok else None
+        except ValueError:
+            reply = None
+        if not reply or not reply["found"]:
+            sink.stream("stdout", f"Object `{name}` not found.\n")
+            return self._ok_reply()
+        page = {"source": "page", "data": reply["data"], "start": 0}
+        return {**self._ok_reply(), "payload": [page]}
+
     # --------------------------------------------------------------- commands
 
     def _command_runner(self) -> AcaCommands:
@@ -290,6 +329,30 @@ class RemoteKernel(Kernel, PoolSettings):
             await asyncio.to_thread(commands.run_line, line, sink)
 
     # --------------------------------------------------- local and remote help
+
+    async def do_history(  # type: ignore[override]
+        self,
+        hist_access_type: str,
+        output: bool,
+        raw: bool,
+        session: int | None = None,
+        start: int | None = None,
+        stop: int | None = None,
+        n: int | None = None,
+        pattern: str | None = None,
+        unique: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        entries = self.history.query(
+            hist_access_type,
+            session=session,
+            start=start,
+            stop=stop,
+            n=n,
+            pattern=pattern,
+            unique=unique,
+        )
+        return {"status": "ok", "history": [e.as_reply(output) for e in entries]}
 
     async def do_is_complete(self, code: str) -> dict[str, Any]:  # type: ignore[override]
         from IPython.core.inputtransformer2 import TransformerManager
@@ -356,12 +419,15 @@ class RemoteKernel(Kernel, PoolSettings):
     async def _run_cell_quietly(self, code: str, execution_id: str, timeout: float) -> str | None:
         remote = await self._remote_ready()
         result = await remote.aexecute(code, timeout=timeout, execution_id=execution_id)
-        # One-time session notices come first as stderr; keep them for the next cell.
+        self._take_notices(result)
+        return result.stdout if result.ok else None
+
+    def _take_notices(self, result: ExecutionResult) -> None:
+        """Keep the session notices (leading stderr outputs) of a call whose output is hidden."""
         for out in result.outputs:
             if out.get("output_type") != "stream" or out.get("name") != "stderr":
                 break
             self._pending_notices.append(out)
-        return result.stdout if result.ok else None
 
     async def _cancel_quietly(self, execution_id: str) -> None:
         try:
