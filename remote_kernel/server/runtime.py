@@ -8,6 +8,8 @@ only ever talks to this interface, so both serve the same REST API.
 from __future__ import annotations
 
 import abc
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ class RunOutcome:
     state_lost: bool = False
     truncated: bool = False
     duration_ms: float = 0.0
+    #: The interpreter died (not restarted): the pool must discard the whole session.
+    session_lost: bool = False
 
 
 class SessionRuntime(abc.ABC):
@@ -60,3 +64,31 @@ class SessionRuntime(abc.ABC):
     @abc.abstractmethod
     def pids(self) -> list[int]:
         """OS process ids owned by this runtime (for orphan checks)."""
+
+    async def list_packages(self) -> list[dict[str, str]]:
+        """``[{"name", "version"}]`` of the distributions importable in the session.
+
+        Runs like a cell (the pool holds the session's lock), so it reports what
+        the session's own interpreter sees, ``%pip install`` included.
+        """
+        outcome = await self.execute(_PACKAGES_SCRIPT, timeout=60.0, max_output_chars=10_000_000)
+        if outcome.error or outcome.session_lost:
+            raise RuntimeError(
+                "could not list the session's packages: "
+                + str((outcome.error or {}).get("evalue", "the interpreter was lost"))
+            )
+        lines = [line for line in outcome.stdout.splitlines() if line.startswith("[")]
+        pairs = json.loads(lines[-1]) if lines else []
+        return [{"name": name, "version": version} for name, version in pairs]
+
+
+#: Prints the session's distributions as one JSON line without touching its namespace.
+_PACKAGES_SCRIPT = (
+    "(lambda m, j: print(j.dumps(sorted({(d.metadata['Name'], d.version) "
+    "for d in m.distributions() if d.metadata['Name']}))))"
+    "(__import__('importlib.metadata').metadata, __import__('json'))"
+)
+
+#: Builds one (not yet started) runtime; the argument is a private directory of the
+#: pool (never a session's file area) for connection files, logs and caches.
+RuntimeFactory = Callable[[Path], SessionRuntime]

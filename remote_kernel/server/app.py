@@ -1,0 +1,463 @@
+"""The HTTP face of the local pool: Azure's session-pool routes, both generations.
+
+One handler per route. Handlers parse and check the request, call the
+:class:`~remote_kernel.server.pool.SessionPool`, and build the answer with
+:mod:`remote_kernel.server.shapes`. Every answer carries ``x-ms-request-id``;
+every error is Azure's ``{"error": {"code", "message"}}`` with the code also
+in ``x-ms-error-code``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from remote_kernel.config import (
+    GEN1_API_VERSIONS,
+    GEN2_API_VERSIONS,
+    MAX_EXECUTION_TIMEOUT,
+    is_generation1,
+)
+from remote_kernel.errors import InvalidIdentifierError
+from remote_kernel.identifiers import is_valid_identifier
+from remote_kernel.server import files, shapes
+from remote_kernel.server.openapi import openapi_document
+from remote_kernel.server.pool import (
+    DEFAULT_MAX_OUTPUT_CHARS,
+    DEFAULT_TIMEOUT,
+    Execution,
+    SessionPool,
+)
+from remote_kernel.server.shapes import ApiError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_UPLOAD_BYTES = 128 * 1024 * 1024
+_EXECUTION_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_VERSIONS = ", ".join(sorted(GEN1_API_VERSIONS | GEN2_API_VERSIONS))
+#: Routes anyone may read without the token: the API description holds no secret.
+_PUBLIC_PATHS = frozenset({"/openapi.json"})
+
+
+# -- request helpers ---------------------------------------------------------------------
+
+
+def _pool(request: Request) -> SessionPool:
+    return request.app.state.pool  # type: ignore[no-any-return]
+
+
+def generation(request: Request) -> int:
+    """1 or 2, from ``api-version``; 400 when it is missing or unknown."""
+    version = request.query_params.get("api-version")
+    if not version:
+        raise ApiError(
+            400, "MissingApiVersion", f"Add the query parameter api-version (one of {_VERSIONS})."
+        )
+    if version not in GEN1_API_VERSIONS | GEN2_API_VERSIONS:
+        raise ApiError(
+            400,
+            "UnsupportedApiVersion",
+            f"api-version {version!r} is not supported; use one of {_VERSIONS}.",
+        )
+    return 1 if is_generation1(version) else 2
+
+
+def identifier(request: Request) -> str:
+    """The session ``identifier`` query parameter, checked against Azure's rules."""
+    ident = request.query_params.get("identifier")
+    if not ident:
+        raise ApiError(400, "MissingIdentifier", "Add the query parameter identifier=<session>.")
+    if not is_valid_identifier(ident):
+        raise ApiError(
+            400, "InvalidIdentifier", f"Invalid identifier {ident!r}. {InvalidIdentifierError.fix}"
+        )
+    return ident
+
+
+def _session_params(request: Request) -> tuple[int, str]:
+    return generation(request), identifier(request)
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "InvalidRequestBody", "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "InvalidRequestBody", "The request body must be a JSON object.")
+    return body
+
+
+def _invalid(message: str) -> ApiError:
+    return ApiError(400, "InvalidRequestBody", message)
+
+
+def _code(body: dict[str, Any]) -> str:
+    if "shellCommand" in body and "code" not in body:
+        raise ApiError(
+            400, "ShellNotSupported", "This pool runs Python code ('code'), not shell commands."
+        )
+    kind = body.get("codeInputType", "inline")
+    if not isinstance(kind, str) or kind.lower() != "inline":
+        raise _invalid("Only codeInputType 'inline' is supported.")
+    code = body.get("code")
+    if not isinstance(code, str):
+        raise _invalid("The body needs 'code': the Python source to run, as a string.")
+    return code
+
+
+def _timeout(body: dict[str, Any]) -> float:
+    value = body.get("timeoutInSeconds")
+    if value is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise _invalid(
+            f"timeoutInSeconds must be a positive number (at most {MAX_EXECUTION_TIMEOUT:g})."
+        )
+    return min(float(value), MAX_EXECUTION_TIMEOUT)
+
+
+def _max_output(body: dict[str, Any]) -> int:
+    value = body.get("outputStreamsMaxLength")
+    if value is None:
+        return DEFAULT_MAX_OUTPUT_CHARS
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _invalid("outputStreamsMaxLength must be a non-negative integer.")
+    return value
+
+
+def _execution_type(body: dict[str, Any]) -> str:
+    value = body.get("executionType", "Synchronous")
+    if not isinstance(value, str) or value.lower() not in ("synchronous", "asynchronous"):
+        raise _invalid("executionType must be 'Synchronous' or 'Asynchronous'.")
+    return value[0].upper() + value[1:].lower()
+
+
+def _execution_id(body: dict[str, Any]) -> str | None:
+    value = body.get("id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _EXECUTION_ID.fullmatch(value):
+        raise _invalid("'id' must be 1-64 letters, digits or '-'.")
+    return value
+
+
+def _operation_location(request: Request, execution: Execution) -> str:
+    query = urlencode(
+        {"api-version": request.query_params["api-version"], "identifier": execution.identifier}
+    )
+    return f"{str(request.base_url).rstrip('/')}/executions/{execution.id}?{query}"
+
+
+def _known_execution(request: Request) -> tuple[str, Execution]:
+    generation(request)
+    ident = identifier(request)
+    execution_id = request.path_params["execution_id"]
+    execution = _pool(request).find_execution(ident, execution_id)
+    if execution is None:
+        raise ApiError(
+            404, "ExecutionNotFound", f"No execution {execution_id!r} in session {ident!r}."
+        )
+    return ident, execution
+
+
+# -- executions --------------------------------------------------------------------------
+
+
+async def execute_gen1(request: Request) -> Response:
+    """``POST /code/execute``: synchronous, answered in the generation-1 shape."""
+    _, ident = _session_params(request)
+    body = await _json_object(request)
+    props = body.get("properties")
+    props = props if isinstance(props, dict) else body
+    execution = await _pool(request).submit(
+        ident, _code(props), timeout=_timeout(props), max_output_chars=_max_output(props)
+    )
+    await execution.done.wait()
+    assert execution.outcome is not None
+    return JSONResponse(
+        shapes.gen1_execution(execution.outcome, session_created=execution.session_created)
+    )
+
+
+async def execute_gen2(request: Request) -> Response:
+    """``POST /executions``: 200 with the result, or 202 + Operation-Location when asynchronous."""
+    _, ident = _session_params(request)
+    body = await _json_object(request)
+    execution = await _pool(request).submit(
+        ident,
+        _code(body),
+        timeout=_timeout(body),
+        max_output_chars=_max_output(body),
+        execution_id=_execution_id(body),
+        execution_type=_execution_type(body),
+    )
+    if execution.execution_type == "Asynchronous":
+        return JSONResponse(
+            shapes.gen2_execution(execution),
+            status_code=202,
+            headers={"Operation-Location": _operation_location(request, execution)},
+        )
+    await execution.done.wait()
+    return JSONResponse(shapes.gen2_execution(execution))
+
+
+async def get_execution(request: Request) -> Response:
+    _, execution = _known_execution(request)
+    return JSONResponse(shapes.gen2_execution(execution))
+
+
+async def cancel_execution(request: Request) -> Response:
+    """Extension: interrupt a running execution or drop a queued one (202), once finished."""
+    ident, execution = _known_execution(request)
+    already_done = execution.outcome is not None
+    await _pool(request).cancel(ident, execution.id)
+    return JSONResponse(shapes.gen2_execution(execution), status_code=200 if already_done else 202)
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+async def upload_file(request: Request) -> Response:
+    """``POST /files/upload`` (gen 1) and ``POST /files`` (gen 2): multipart field ``file``."""
+    gen, ident = _session_params(request)
+    async with _pool(request).using(ident) as (session, _):
+        stored = await files.receive_upload(
+            request,
+            session.directory,
+            request.query_params.get("path"),
+            request.app.state.max_upload_bytes,
+        )
+    if gen == 2 and len(stored) > 1:
+        return JSONResponse([shapes.gen2_file(p) for p in stored])
+    if gen == 1:
+        return JSONResponse({"value": [shapes.gen1_file(p) for p in stored]})
+    return JSONResponse(shapes.gen2_file(stored[0]))
+
+
+async def list_files(request: Request) -> Response:
+    gen, ident = _session_params(request)
+    async with _pool(request).using(ident) as (session, _):
+        folder = files.resolve_dir(session.directory, request.query_params.get("path"))
+        return JSONResponse(shapes.file_list(files.list_dir(folder), gen))
+
+
+async def _target(request: Request, session_dir: Any) -> Any:
+    name = request.path_params["name"]
+    target = files.resolve_file(session_dir, request.query_params.get("path"), name)
+    return files.existing(target, name)
+
+
+async def file_metadata(request: Request) -> Response:
+    """``GET /files/{name}`` (gen 2)."""
+    gen, ident = _session_params(request)
+    async with _pool(request).using(ident) as (session, _):
+        target = await _target(request, session.directory)
+        return JSONResponse(shapes.file_entry(target, gen))
+
+
+async def download_file(request: Request) -> Response:
+    """``GET /files/content/{name}`` (gen 1) and ``GET /files/{name}/content`` (gen 2)."""
+    _, ident = _session_params(request)
+    async with _pool(request).using(ident) as (session, _):
+        target = await _target(request, session.directory)
+        if target.is_dir():
+            raise ApiError(400, "IsADirectory", f"{request.path_params['name']!r} is a folder.")
+        return FileResponse(target, media_type="application/octet-stream")
+
+
+async def delete_file(request: Request) -> Response:
+    _, ident = _session_params(request)
+    async with _pool(request).using(ident) as (session, _):
+        name = request.path_params["name"]
+        target = files.resolve_file(session.directory, request.query_params.get("path"), name)
+        files.remove(target, name)
+    return Response(status_code=204)
+
+
+# -- sessions ----------------------------------------------------------------------------
+
+
+def _session_entries(request: Request) -> list[dict[str, Any]]:
+    generation(request)
+    pool = _pool(request)
+    return [shapes.session_entry(s, pool.cooldown) for s in pool.sessions()]
+
+
+async def list_sessions(request: Request) -> Response:
+    return JSONResponse({"sessions": _session_entries(request)})
+
+
+async def list_sessions_management(request: Request) -> Response:
+    return JSONResponse({"value": _session_entries(request), "nextLink": None})
+
+
+async def get_session(request: Request) -> Response:
+    _, ident = _session_params(request)
+    pool = _pool(request)
+    session = pool.get(ident)
+    if session is None:
+        raise ApiError(404, "SessionNotFound", f"No live session {ident!r} in this pool.")
+    return JSONResponse(shapes.session_entry(session, pool.cooldown))
+
+
+async def delete_session(request: Request) -> Response:
+    """``DELETE /session`` and ``POST /.management/stopSession``: runtime and files go."""
+    _, ident = _session_params(request)
+    if not await _pool(request).delete(ident):
+        raise ApiError(404, "SessionNotFound", f"No live session {ident!r} in this pool.")
+    return Response(status_code=204)
+
+
+async def list_packages(request: Request) -> Response:
+    """Extension: the distributions installed in the session's interpreter."""
+    _, ident = _session_params(request)
+    return JSONResponse({"value": await _pool(request).packages(ident)})
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+ROUTES = [
+    Route("/code/execute", execute_gen1, methods=["POST"]),
+    Route("/executions", execute_gen2, methods=["POST"]),
+    Route("/executions/{execution_id}", get_execution, methods=["GET"]),
+    Route("/executions/{execution_id}/cancel", cancel_execution, methods=["POST"]),
+    Route("/files/upload", upload_file, methods=["POST"]),
+    Route("/files", upload_file, methods=["POST"], name="upload_gen2"),
+    Route("/files", list_files, methods=["GET"]),
+    Route("/files/content/{name:path}", download_file, methods=["GET"]),
+    Route("/files/{name:path}/content", download_file, methods=["GET"], name="download_gen2"),
+    Route("/files/{name:path}", file_metadata, methods=["GET"]),
+    Route("/files/{name:path}", delete_file, methods=["DELETE"]),
+    Route("/listSessions", list_sessions, methods=["GET"]),
+    Route("/.management/listSessions", list_sessions_management, methods=["GET"]),
+    Route("/session", get_session, methods=["GET"]),
+    Route("/session", delete_session, methods=["DELETE"], name="delete_session"),
+    Route("/.management/stopSession", delete_session, methods=["POST"], name="stop_session"),
+    Route("/packages", list_packages, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
+]
+
+
+# -- errors and middleware ---------------------------------------------------------------
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(
+        shapes.error_body(code, message),
+        status_code=status,
+        headers={"x-ms-error-code": code, **(headers or {})},
+    )
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _error(exc.status, exc.code, exc.message)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return _error(404, "NotFound", f"No route {request.method} {request.url.path}.")
+    if exc.status_code == 405:
+        return _error(
+            405, "MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}."
+        )
+    return _error(exc.status_code, "HttpError", str(exc.detail))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    request_id = request.scope.get("state", {}).get("request_id", "")
+    return _error(
+        500, "InternalServerError", f"The local pool failed (request id {request_id}): {exc}"
+    )
+
+
+class PoolMiddleware:
+    """Request ids on every answer, and the bearer-token check (constant time)."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self._token = token.encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-ms-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        if self._token is not None and scope["path"] not in _PUBLIC_PATHS:
+            if not self._authorized(scope):
+                await _unauthorized()(scope, receive, send_with_id)
+                return
+        await self.app(scope, receive, send_with_id)
+
+    def _authorized(self, scope: Scope) -> bool:
+        assert self._token is not None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, credentials = value.partition(b" ")
+                return scheme.lower() == b"bearer" and hmac.compare_digest(
+                    credentials.strip(), self._token
+                )
+        return False
+
+
+def _unauthorized() -> Response:
+    return _error(
+        401,
+        "Unauthorized",
+        "Missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token "
+        "this pool was started with (--token or ACA_POOL_TOKEN).",
+        {"WWW-Authenticate": "Bearer"},
+    )
+
+
+def create_app(
+    pool: SessionPool,
+    *,
+    token: str | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+) -> ASGIApp:
+    """The ASGI app serving ``pool``; its lifespan starts and closes the pool."""
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        await pool.start()
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+        ApiError: _api_error,
+        HTTPException: _http_error,
+        Exception: _server_error,
+    }
+    app = Starlette(routes=ROUTES, exception_handlers=handlers, lifespan=lifespan)
+    app.state.pool = pool
+    app.state.max_upload_bytes = max_upload_bytes
+    return PoolMiddleware(app, token)

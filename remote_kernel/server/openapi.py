@@ -1,0 +1,164 @@
+"""The OpenAPI 3 description served at ``GET /openapi.json``.
+
+Written as a table (method, path, summary, parameters, answers) so adding a
+route is one line; the test checks it names every route the app serves.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from remote_kernel import __version__
+from remote_kernel.config import GEN1_API_VERSIONS, GEN2_API_VERSIONS
+
+_VERSION = {
+    "name": "api-version",
+    "in": "query",
+    "required": True,
+    "description": "Generation 1: 2024-02-02-preview, 2024-08-02-preview. "
+    "Generation 2: 2024-10-02-preview, 2025-02-02-preview, 2025-10-02-preview.",
+    "schema": {"type": "string", "enum": sorted(GEN1_API_VERSIONS | GEN2_API_VERSIONS)},
+}
+_IDENTIFIER = {
+    "name": "identifier",
+    "in": "query",
+    "required": True,
+    "description": "Session identifier: 4-128 letters, digits and | - & ^ % $ # ( ) { } [ ] ; < >. "
+    "A new identifier creates the session.",
+    "schema": {"type": "string", "minLength": 4, "maxLength": 128},
+}
+_PATH = {
+    "name": "path",
+    "in": "query",
+    "required": False,
+    "description": "Sub-folder of /mnt/data (relative, or starting with /mnt/data).",
+    "schema": {"type": "string"},
+}
+_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+_EXEC_ID = {"name": "execution_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+_ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+_EXECUTE_BODY = {
+    "type": "object",
+    "required": ["code"],
+    "properties": {
+        "code": {"type": "string"},
+        "executionType": {"type": "string", "enum": ["Synchronous", "Asynchronous"]},
+        "timeoutInSeconds": {
+            "type": "number",
+            "maximum": 220,
+            "description": "Default 220 (the longest Azure allows); larger values are capped.",
+        },
+        "outputStreamsMaxLength": {
+            "type": "integer",
+            "description": "Characters kept per stream; default 1,000,000.",
+        },
+        "id": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9-]{1,64}$",
+            "description": "Extension: client-chosen execution id (lets a client cancel a "
+            "synchronous run it is waiting for).",
+        },
+    },
+}
+_UPLOAD_BODY = {
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        }
+    }
+}
+
+#: (method, path, summary, extra parameters, needs identifier, success status, body)
+_ROUTES: list[tuple[str, str, str, list[dict[str, Any]], bool, str, dict[str, Any] | None]] = [
+    ("post", "/code/execute", "Run code (generation 1 shape: properties.status Success/Failure).", [], True, "200",
+     {"content": {"application/json": {"schema": {"type": "object", "properties": {"properties": _EXECUTE_BODY}}}}}),
+    ("post", "/executions", "Run code (generation 2). Asynchronous: 202 + Operation-Location.", [], True, "200",
+     {"content": {"application/json": {"schema": _EXECUTE_BODY}}}),
+    ("get", "/executions/{execution_id}", "One execution's status and result.", [_EXEC_ID], True, "200", None),
+    ("post", "/executions/{execution_id}/cancel",
+     "Extension: interrupt a running execution or drop a queued one (202 once finished).",
+     [_EXEC_ID], True, "202", None),
+    ("post", "/files/upload", "Upload (generation 1): {value: [{properties: {filename, size, lastModifiedTime}}]}.",
+     [_PATH], True, "200", _UPLOAD_BODY),
+    ("post", "/files", "Upload (generation 2): {name, sizeInBytes, lastModifiedAt, contentType, type}. 413 past the limit.",
+     [_PATH], True, "200", _UPLOAD_BODY),
+    ("get", "/files", "List a folder of the session's file area.", [_PATH], True, "200", None),
+    ("get", "/files/content/{name}", "Download (generation 1).", [_NAME, _PATH], True, "200", None),
+    ("get", "/files/{name}/content", "Download (generation 2).", [_NAME, _PATH], True, "200", None),
+    ("get", "/files/{name}", "One file's metadata (generation 2).", [_NAME, _PATH], True, "200", None),
+    ("delete", "/files/{name}", "Delete a file (or folder).", [_NAME, _PATH], True, "204", None),
+    ("get", "/listSessions", "Live sessions: {sessions: [{identifier, createdAt, lastAccessedAt, expireAt, etag}]}.",
+     [], False, "200", None),
+    ("get", "/.management/listSessions", "Live sessions, paged: {value, nextLink}.", [], False, "200", None),
+    ("get", "/session", "One live session (404 when unknown or expired).", [], True, "200", None),
+    ("delete", "/session", "Delete a session: its interpreter and its files.", [], True, "204", None),
+    ("post", "/.management/stopSession", "Stop a session (same as DELETE /session).", [], True, "204", None),
+    ("get", "/packages", "Extension: {value: [{name, version}]} installed in the session's interpreter.",
+     [], True, "200", None),
+]  # fmt: skip
+
+
+def _operation(
+    summary: str,
+    params: list[dict[str, Any]],
+    needs_identifier: bool,
+    status: str,
+    body: dict[str, Any] | None,
+) -> dict[str, Any]:
+    parameters = [_VERSION, *([_IDENTIFIER] if needs_identifier else []), *params]
+    op: dict[str, Any] = {
+        "summary": summary,
+        "parameters": parameters,
+        "responses": {
+            status: {"description": "Success"},
+            "default": {
+                "description": "Azure error body; code also in x-ms-error-code.",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+        },
+    }
+    if body is not None:
+        op["requestBody"] = {"required": True, **body}
+    return op
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, summary, params, needs_id, status, body in _ROUTES:
+        paths.setdefault(path, {})[method] = _operation(summary, params, needs_id, status, body)
+    paths["/openapi.json"] = {
+        "get": {
+            "summary": "This document (no token needed).",
+            "responses": {"200": {"description": "OpenAPI 3 document"}},
+        }
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "remote_kernel local session pool",
+            "version": __version__,
+            "description": "Azure Container Apps dynamic sessions API (both generations) served "
+            "by local IPython kernels, plus the extensions of docs/protocol-extensions.md. "
+            "With a token, every route but this one needs 'Authorization: Bearer <token>'.",
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": _ERROR},
+        },
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }

@@ -1,0 +1,177 @@
+"""Collect a cell's Jupyter outputs into nbformat dicts, with bounded memory.
+
+Any runtime (the IPython kernel, the Pyodide sandbox) feeds messages into one
+:class:`OutputCollector` and gets a :class:`~remote_kernel.server.runtime.RunOutcome`
+back, so truncation and merging behave the same whatever runs the code.
+
+Memory stays bounded even when a cell prints 100 MB: each stream keeps at most
+``max_stream_chars`` characters (the rest is counted and dropped while the
+runtime keeps draining its channel) and rich outputs share a byte budget.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from remote_kernel.server.runtime import RunOutcome
+
+#: Rich outputs (images, HTML, ...) kept per execution before further ones are dropped.
+DEFAULT_MAX_RICH_BYTES = 64 * 1024 * 1024
+
+
+def _size(data: dict[str, Any]) -> int:
+    return sum(len(v) if isinstance(v, str) else len(str(v)) for v in data.values())
+
+
+class OutputCollector:
+    """Accumulate one execution's outputs in order, merging consecutive stream chunks."""
+
+    def __init__(
+        self, max_stream_chars: int, *, max_rich_bytes: int = DEFAULT_MAX_RICH_BYTES
+    ) -> None:
+        self.max_stream_chars = max(0, int(max_stream_chars))
+        self.max_rich_bytes = max_rich_bytes
+        #: Outputs; a stream output's text is a list of chunks until :meth:`outcome`.
+        self._outputs: list[dict[str, Any]] = []
+        self._streams: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self._kept: dict[str, int] = {}
+        self._dropped: dict[str, int] = {}
+        self._rich_bytes = 0
+        self._rich_dropped = 0
+        self._display_index: dict[str, int] = {}
+        self._clear_pending = False
+        self.error: dict[str, Any] | None = None
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def stream(self, name: str, text: str) -> None:
+        """Add stream text, keeping at most ``max_stream_chars`` per stream name."""
+        if not text:
+            return
+        self._apply_pending_clear()
+        kept = self._kept.get(name, 0)
+        room = self.max_stream_chars - kept
+        if room < len(text):
+            self._dropped[name] = self._dropped.get(name, 0) + len(text) - max(room, 0)
+            text = text[: max(room, 0)]
+            if not text:
+                return
+        self._kept[name] = kept + len(text)
+        self._streams.setdefault(name, []).append(text)
+        last = self._outputs[-1] if self._outputs else None
+        if last is not None and last["output_type"] == "stream" and last["name"] == name:
+            last["text"].append(text)
+        else:
+            self._outputs.append({"output_type": "stream", "name": name, "text": [text]})
+
+    def rich(
+        self,
+        output_type: str,
+        data: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+        *,
+        execution_count: int | None = None,
+        display_id: str | None = None,
+    ) -> None:
+        """Add a ``display_data`` or ``execute_result`` output."""
+        self._apply_pending_clear()
+        if not self._reserve(data):
+            return
+        out: dict[str, Any] = {
+            "output_type": output_type,
+            "data": dict(data),
+            "metadata": dict(metadata or {}),
+        }
+        if output_type == "execute_result":
+            out["execution_count"] = execution_count
+        if display_id:
+            self._display_index[display_id] = len(self._outputs)
+        self._outputs.append(out)
+
+    def update_display(
+        self, display_id: str, data: dict[str, Any], metadata: dict[str, Any] | None = None
+    ) -> None:
+        """Replace the output shown earlier in this execution under ``display_id``."""
+        index = self._display_index.get(display_id)
+        if index is None or index >= len(self._outputs) or not self._reserve(data):
+            return
+        self._outputs[index]["data"] = dict(data)
+        self._outputs[index]["metadata"] = dict(metadata or {})
+
+    def clear(self, wait: bool = False) -> None:
+        """``clear_output``: drop the outputs so far (now, or at the next output)."""
+        if wait:
+            self._clear_pending = True
+        else:
+            self._outputs.clear()
+            self._display_index.clear()
+
+    def add_error(self, ename: str, evalue: str, traceback: list[str]) -> None:
+        """Record the exception; it is also an output, in its place."""
+        self._apply_pending_clear()
+        self.error = {"ename": ename, "evalue": evalue, "traceback": list(traceback)}
+        self._outputs.append({"output_type": "error", **self.error})
+
+    def replace_error(self, ename: str, evalue: str, traceback: list[str] | None = None) -> None:
+        """Swap the recorded error (e.g. KeyboardInterrupt -> TimeoutError), or add one."""
+        lines = list(
+            traceback if traceback is not None else (self.error or {}).get("traceback", [])
+        )
+        lines.append(f"{ename}: {evalue}")
+        self._outputs = [o for o in self._outputs if o["output_type"] != "error"]
+        self.add_error(ename, evalue, lines)
+
+    # -- result ----------------------------------------------------------------------------
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self._dropped) or self._rich_dropped > 0
+
+    def outcome(self, **flags: Any) -> RunOutcome:
+        """Freeze into a :class:`RunOutcome` (truncation notices appended)."""
+        for name, dropped in self._dropped.items():
+            notice = (
+                f"\n[output truncated: {dropped} more characters of {name} were dropped; "
+                f"the limit is {self.max_stream_chars} characters per stream]\n"
+            )
+            self._streams.setdefault(name, []).append(notice)
+            for out in reversed(self._outputs):
+                if out["output_type"] == "stream" and out["name"] == name:
+                    out["text"].append(notice)
+                    break
+            else:
+                self._outputs.append({"output_type": "stream", "name": name, "text": [notice]})
+        if self._rich_dropped:
+            notice = (
+                f"\n[{self._rich_dropped} rich outputs were dropped: the cell's rich outputs "
+                f"passed {self.max_rich_bytes} bytes]\n"
+            )
+            self._streams["stderr"].append(notice)
+            self._outputs.append({"output_type": "stream", "name": "stderr", "text": [notice]})
+        outputs = [
+            {**o, "text": "".join(o["text"])} if o["output_type"] == "stream" else o
+            for o in self._outputs
+        ]
+        return RunOutcome(
+            outputs=outputs,
+            stdout="".join(self._streams.get("stdout", [])),
+            stderr="".join(self._streams.get("stderr", [])),
+            error=self.error,
+            truncated=self.truncated,
+            **flags,
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _reserve(self, data: dict[str, Any]) -> bool:
+        size = _size(data)
+        if self._rich_bytes + size > self.max_rich_bytes:
+            self._rich_dropped += 1
+            return False
+        self._rich_bytes += size
+        return True
+
+    def _apply_pending_clear(self) -> None:
+        if self._clear_pending:
+            self._clear_pending = False
+            self.clear()

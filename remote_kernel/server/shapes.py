@@ -1,0 +1,276 @@
+"""Every JSON body the local pool sends, for both API generations, in one place.
+
+Generation 1 (``2024-02-02-preview``) wraps results in ``properties``;
+generation 2 (``2024-10-02-preview`` and later) uses flat objects. The extra
+fields of ``docs/protocol-extensions.md`` (``outputs``, ``error``,
+``truncated``, ``sessionCreated``, ``timedOut``, ``stateLost``) sit next to
+``stdout``/``stderr`` in both.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import mimetypes
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from remote_kernel.server.runtime import RunOutcome
+
+if TYPE_CHECKING:
+    from remote_kernel.server.pool import Execution, Session
+
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+#: ``ast.literal_eval`` of longer reprs costs more than it is worth: they stay text.
+_MAX_LITERAL_CHARS = 1_000_000
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status plus Azure's ``{"error": {"code", "message"}}``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def iso(moment: datetime) -> str:
+    """UTC timestamp as Azure writes it: ``2024-11-03T06:59:11.815973Z``."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+# -- values ------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> tuple[bool, Any]:
+    """(ok, JSON form): tuples become lists; sets, bytes, NaN, non-str keys are not JSON."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return True, value
+    if isinstance(value, float):
+        return math.isfinite(value), value
+    if isinstance(value, (list, tuple)):
+        items = [_jsonable(v) for v in value]
+        return all(ok for ok, _ in items), [v for _, v in items]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            return False, None
+        pairs = {k: _jsonable(v) for k, v in value.items()}
+        return all(ok for ok, _ in pairs.values()), {k: v for k, (_, v) in pairs.items()}
+    return False, None
+
+
+def literal_value(text: str) -> Any:
+    """The JSON value behind a ``text/plain`` repr, or the repr itself."""
+    if len(text) <= _MAX_LITERAL_CHARS:
+        try:
+            ok, value = _jsonable(ast.literal_eval(text))
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            ok = False
+        if ok:
+            return value
+    return text
+
+
+def _image(data: dict[str, Any]) -> dict[str, Any] | None:
+    png = data.get("image/png")
+    if isinstance(png, str):
+        return {"type": "image", "format": "png", "base64_data": png.replace("\n", "")}
+    return None
+
+
+def result_value(outputs: list[dict[str, Any]]) -> Any:
+    """Azure's ``result``: the last expression's value, an image dict, or ``""``.
+
+    Images come from the ``execute_result`` or, when the cell has none, from
+    its last ``display_data`` holding a PNG (a plotted figure).
+    """
+    results = [o for o in outputs if o.get("output_type") == "execute_result"]
+    if results:
+        data = results[-1].get("data") or {}
+        image = _image(data)
+        if image is not None:
+            return image
+        text = data.get("text/plain")
+        return literal_value(text) if isinstance(text, str) else ""
+    for out in reversed(outputs):
+        if out.get("output_type") == "display_data":
+            image = _image(out.get("data") or {})
+            if image is not None:
+                return image
+    return ""
+
+
+def error_text(outcome: RunOutcome) -> str:
+    """``stderr`` as Azure gives it: stream text then the traceback, without ANSI codes."""
+    text = strip_ansi(outcome.stderr)
+    if outcome.error:
+        lines = outcome.error.get("traceback") or [
+            f"{outcome.error.get('ename', 'Error')}: {outcome.error.get('evalue', '')}"
+        ]
+        if text and not text.endswith("\n"):
+            text += "\n"
+        text += strip_ansi("\n".join(lines)) + "\n"
+    return text
+
+
+# -- executions --------------------------------------------------------------------------
+
+
+def gen2_status(outcome: RunOutcome) -> str:
+    if outcome.cancelled:
+        return "Cancelled"
+    return "Failed" if outcome.error else "Succeeded"
+
+
+def gen1_status(outcome: RunOutcome) -> str:
+    return "Failure" if outcome.error or outcome.cancelled else "Success"
+
+
+def _extensions(outcome: RunOutcome, session_created: bool) -> dict[str, Any]:
+    return {
+        "outputs": outcome.outputs,
+        "error": outcome.error,
+        "truncated": outcome.truncated,
+        "sessionCreated": session_created,
+        "timedOut": outcome.timed_out,
+        "stateLost": outcome.state_lost,
+    }
+
+
+@dataclass(frozen=True)
+class _Common:
+    stdout: str
+    stderr: str
+    value: Any
+    ms: int
+
+
+def _common(outcome: RunOutcome) -> _Common:
+    return _Common(
+        stdout=outcome.stdout,
+        stderr=error_text(outcome),
+        value=result_value(outcome.outputs),
+        ms=round(outcome.duration_ms),
+    )
+
+
+def gen1_execution(outcome: RunOutcome, *, session_created: bool) -> dict[str, Any]:
+    """``POST /code/execute`` answer."""
+    c = _common(outcome)
+    return {
+        "$id": "1",
+        "properties": {
+            "$id": "2",
+            "status": gen1_status(outcome),
+            "stdout": c.stdout,
+            "stderr": c.stderr,
+            "result": c.value,
+            "executionTimeInMilliseconds": c.ms,
+            **_extensions(outcome, session_created),
+        },
+    }
+
+
+def gen2_execution(execution: Execution) -> dict[str, Any]:
+    """``/executions`` answer: finished (with ``result``) or still queued/running."""
+    body: dict[str, Any] = {
+        "id": execution.id,
+        "identifier": execution.identifier,
+        "sessionId": execution.identifier,
+        "executionType": execution.execution_type,
+        "status": execution.phase,
+        "result": None,
+        "rawResult": None,
+    }
+    outcome = execution.outcome
+    if outcome is None:
+        return body
+    c = _common(outcome)
+    body["status"] = gen2_status(outcome)
+    body["result"] = {
+        "stdout": c.stdout,
+        "stderr": c.stderr,
+        "executionResult": c.value,
+        "executionTimeInMilliseconds": c.ms,
+        **_extensions(outcome, execution.session_created),
+    }
+    error = outcome.error or {}
+    body["rawResult"] = {
+        "hresult": 1 if outcome.error else 0,
+        "result": c.value,
+        "error_name": error.get("ename", ""),
+        "error_message": error.get("evalue", ""),
+        "error_stack_trace": strip_ansi("\n".join(error.get("traceback") or [])),
+        "stdout": c.stdout,
+        "stderr": c.stderr,
+        "diagnosticInfo": {"executionDuration": c.ms, "identifier": execution.identifier},
+        "operationId": execution.id,
+    }
+    return body
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+def _file_fields(path: Path) -> tuple[int, str, bool]:
+    st = path.stat()
+    modified = iso(datetime.fromtimestamp(st.st_mtime, timezone.utc))
+    return st.st_size, modified, path.is_dir()
+
+
+def gen1_file(path: Path) -> dict[str, Any]:
+    size, modified, _ = _file_fields(path)
+    return {"properties": {"filename": path.name, "size": size, "lastModifiedTime": modified}}
+
+
+def gen2_file(path: Path) -> dict[str, Any]:
+    size, modified, is_dir = _file_fields(path)
+    content_type = None if is_dir else mimetypes.guess_type(path.name)[0]
+    return {
+        "name": path.name,
+        "sizeInBytes": 0 if is_dir else size,
+        "lastModifiedAt": modified,
+        "contentType": content_type or (None if is_dir else "application/octet-stream"),
+        "type": "Directory" if is_dir else "File",
+    }
+
+
+def file_entry(path: Path, generation: int) -> dict[str, Any]:
+    return gen1_file(path) if generation == 1 else gen2_file(path)
+
+
+def file_list(paths: list[Path], generation: int) -> dict[str, Any]:
+    """Generation 1 lists files only (its entries have no type); generation 2 adds folders."""
+    if generation == 1:
+        paths = [p for p in paths if not p.is_dir()]
+    return {"value": [file_entry(p, generation) for p in paths]}
+
+
+def upload_answer(path: Path, generation: int) -> dict[str, Any]:
+    """Generation 1 answers a list of one; generation 2 the object itself."""
+    return {"value": [gen1_file(path)]} if generation == 1 else gen2_file(path)
+
+
+# -- sessions ----------------------------------------------------------------------------
+
+
+def session_entry(session: Session, cooldown: float) -> dict[str, Any]:
+    return {
+        "identifier": session.identifier,
+        "createdAt": iso(session.created_at),
+        "lastAccessedAt": iso(session.last_accessed_at),
+        "expireAt": iso(session.expire_at(cooldown)),
+        "etag": session.etag,
+    }
