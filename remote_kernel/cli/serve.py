@@ -1,0 +1,145 @@
+"""``remote-kernel serve``: run the local session pool in the foreground until Ctrl-C.
+
+It prints one line, ``Pool endpoint: http://HOST:PORT``, to use as the pool
+endpoint (``ACA_POOL_ENDPOINT``), and stops every session's interpreter on
+SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Any
+
+from remote_kernel.config import TOKEN_ENV, env_first
+from remote_kernel.server.pool import DEFAULT_COOLDOWN, DEFAULT_MAX_SESSIONS
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be greater than 0")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be 0-65535 (0: any free port)")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="Run the local session pool (the dynamic-sessions REST API with local kernels).",
+        description="Serve Azure Container Apps dynamic sessions' REST API (both generations) "
+        "with one local IPython kernel per session. Prints the endpoint URL; Ctrl-C stops it.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
+    parser.add_argument("--port", type=_port, default=0, help="Port (default 0: any free port).")
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="Require 'Authorization: Bearer TOKEN' on every request (env: ACA_POOL_TOKEN). "
+        "Prefer the env var: command lines are visible to other users.",
+    )
+    parser.add_argument(
+        "--root",
+        default=None,
+        help="Directory for the sessions' files (default: a temporary directory). "
+        "What the pool creates inside it is removed at shutdown.",
+    )
+    parser.add_argument(
+        "--max-sessions",
+        type=_positive_int,
+        default=DEFAULT_MAX_SESSIONS,
+        help=f"Most live sessions at once (default {DEFAULT_MAX_SESSIONS}).",
+    )
+    parser.add_argument(
+        "--cooldown",
+        type=_positive_float,
+        default=DEFAULT_COOLDOWN,
+        help=f"Seconds an idle session lives, files included (default {DEFAULT_COOLDOWN:g}).",
+    )
+    parser.add_argument(
+        "--prewarm",
+        type=_non_negative_int,
+        default=1,
+        help="Interpreters kept started ahead for new sessions (default 1).",
+    )
+    parser.add_argument(
+        "--max-upload-mb",
+        type=_positive_float,
+        default=128.0,
+        help="Largest upload accepted, in MB (default 128, as Azure; 413 past it).",
+    )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="Run sessions in Pyodide under Deno (a sandbox) instead of IPython kernels.",
+    )
+    parser.add_argument(
+        "--allow-insecure-remote",
+        action="store_true",
+        help="Allow a non-loopback --host without a token (anyone reaching it can run code).",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="Server log level (default warning; debug adds an access log).",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from remote_kernel.server import start_local_pool
+
+    token = args.token or env_first(TOKEN_ENV) or None
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        pool = start_local_pool(
+            host=args.host,
+            port=args.port,
+            token=token,
+            root=args.root,
+            max_sessions=args.max_sessions,
+            cooldown=args.cooldown,
+            prewarm=args.prewarm,
+            sandbox=args.sandbox,
+            max_upload_mb=args.max_upload_mb,
+            allow_insecure_remote=args.allow_insecure_remote,
+            log_level=args.log_level,
+        )
+        try:
+            print(f"Pool endpoint: {pool.url}", flush=True)
+            auth = "a bearer token is required" if token else "no token (loopback only)"
+            print(f"Sessions: at most {args.max_sessions}, {auth}. Ctrl-C stops.", file=sys.stderr)
+            while not stop.wait(0.5):
+                pass
+        finally:
+            pool.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
