@@ -1,6 +1,6 @@
 """Completion and inspection answered by the remote IPython, in one small statement.
 
-Each request runs one expression statement whose value is ``None`` (a
+Each request is one expression statement whose value is ``None`` (``exec`` or
 ``print``), so the remote ``_``/``Out`` stay untouched, and nothing is bound in
 the user's namespace. The reply is one stdout line after a marker. The kernel
 cuts the call off at ``completion_timeout``; any failure is an empty answer.
@@ -14,9 +14,18 @@ from typing import Any
 
 MARKER = "\x1e__remote_kernel__"
 
-_COMPLETE = (
-    "print({marker!r} + __import__('json').dumps(get_ipython().complete('', {line!r}, {pos!r})))"
-)
+#: Runs in its own globals (``exec(src, {"_rk": args})``): nothing is bound in the
+#: user's namespace. Same completer call as ipykernel's (IPython's, with jedi).
+_COMPLETE_SRC = """
+import json
+from IPython import get_ipython
+from IPython.core.completer import provisionalcompleter, rectify_completions
+code, pos, limit, marker = _rk
+with provisionalcompleter():
+    found = list(rectify_completions(code, get_ipython().Completer.completions(code, pos)))
+print(marker + json.dumps([[c.start, c.end, c.text, c.type] for c in found[:limit]]))
+"""
+_COMPLETE = "exec({src!r}, {{'_rk': ({code!r}, {pos!r}, {limit!r}, {marker!r})}})"
 _INSPECT = (
     "print({marker!r} + __import__('json').dumps("
     "get_ipython().object_inspect_mime({name!r}, detail_level={detail!r})))"
@@ -43,12 +52,11 @@ def empty_inspection() -> dict[str, Any]:
     return {"status": "ok", "found": False, "data": {}, "metadata": {}}
 
 
-def completion_code(code: str, cursor_pos: int) -> tuple[str, int]:
-    """The remote statement for completing at ``cursor_pos``, and the line's offset in ``code``."""
-    from IPython.utils.tokenutil import line_at_cursor
-
-    line, offset = line_at_cursor(code, cursor_pos)
-    return _COMPLETE.format(marker=MARKER, line=line, pos=cursor_pos - offset), offset
+def completion_code(code: str, cursor_pos: int) -> str:
+    """The remote statement that completes ``code`` at ``cursor_pos``."""
+    return _COMPLETE.format(
+        src=_COMPLETE_SRC, code=code, pos=cursor_pos, limit=MAX_MATCHES, marker=MARKER
+    )
 
 
 def inspection_code(code: str, cursor_pos: int, detail_level: int) -> str | None:
@@ -93,10 +101,19 @@ def parse_reply(stdout: str) -> Any:
 
 
 def completion_reply(stdout: str, cursor_pos: int) -> dict[str, Any]:
-    text, matches = parse_reply(stdout)
-    matches = [m for m in matches if isinstance(m, str)][:MAX_MATCHES]
+    """The complete_reply for the remote ``[[start, end, text, type], ...]`` list."""
+    items = [i for i in parse_reply(stdout) if isinstance(i, list) and len(i) == 4]
     reply = empty_completion(cursor_pos)
-    reply.update(matches=matches, cursor_start=cursor_pos - len(str(text)))
+    if not items:
+        return reply
+    start, end = int(items[0][0]), int(items[0][1])
+    types = [{"start": start, "end": end, "text": str(t), "type": ty} for _, _, t, ty in items]
+    reply.update(
+        matches=[str(i[2]) for i in items],
+        cursor_start=start,
+        cursor_end=end,
+        metadata={"_jupyter_types_experimental": types},
+    )
     return reply
 
 

@@ -121,9 +121,13 @@ class RemoteKernel(Kernel, PoolSettings):
             return self._remote
 
     def _warm_up(self) -> RemoteSession:
-        """Import the client, start the local pool if there is no endpoint (blocking)."""
+        """Import the client, start the local pool if there is no endpoint (blocking).
+
+        Done off the event loop before every cell: cheap once done, and a
+        ``%aca_config pool_endpoint=`` change may have dropped the clients.
+        """
         remote = self.remote
-        _ = remote.endpoint
+        _ = remote.aclient
         self._ready = True
         return remote
 
@@ -143,8 +147,6 @@ class RemoteKernel(Kernel, PoolSettings):
             self.log.warning("Could not prepare the remote session: %s", exc)
 
     async def _remote_ready(self) -> RemoteSession:
-        if self._ready:
-            return self.remote
         self._warm_started = True
         return await asyncio.to_thread(self._warm_up)
 
@@ -320,11 +322,10 @@ class RemoteKernel(Kernel, PoolSettings):
     async def _run_commands(self, lines: list[str], sink: KernelSink) -> None:
         """Kernel controls (%aca_upload, %aca_files...) run here, in a worker thread."""
         commands = await asyncio.to_thread(self._command_runner)
-        for line in lines:
+        for line in lines:  # a typo on the last line must not half-run the cell
             if not commands.is_command(line):
-                raise ConfigurationError(
-                    f"Unknown command {line.split()[0]!r}: not a remote_kernel %aca_ command."
-                )
+                commands.run_line(line, sink)  # raises the "unknown command" error
+                raise ConfigurationError(f"Unknown command {line.split()[0]!r}.")
         for line in lines:
             await asyncio.to_thread(commands.run_line, line, sink)
 
@@ -365,7 +366,7 @@ class RemoteKernel(Kernel, PoolSettings):
 
     async def do_complete(self, code: str, cursor_pos: int | None) -> dict[str, Any]:  # type: ignore[override]
         cursor_pos = len(code) if cursor_pos is None else cursor_pos
-        stdout = await self._introspect(lambda: introspect.completion_code(code, cursor_pos)[0])
+        stdout = await self._introspect(lambda: introspect.completion_code(code, cursor_pos))
         try:
             if stdout:
                 return introspect.completion_reply(stdout, cursor_pos)
