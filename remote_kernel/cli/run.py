@@ -1,0 +1,300 @@
+"""``remote-kernel run NOTEBOOK``: execute a notebook on the remote kernel with nbclient.
+
+The same runner JupyterLab's "Run all" amounts to, for terminals and CI: one
+line of progress per code cell on stderr, the executed notebook written out
+(also when a cell fails, so the outputs up to the failure can be read), and a
+non-zero exit code naming the failing cell.
+
+The kernel is the installed ``remote-python`` kernelspec when there is one;
+otherwise the same spec is built in memory for this interpreter, so the command
+works on a fresh machine before ``remote-kernel install`` was ever run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+#: Exit codes: a cell (or the kernel) failed; the command line or the input was wrong.
+FAILED = 1
+USAGE_ERROR = 2
+
+PROG = "remote-kernel run"
+KERNEL_FAILED = "the kernel failed"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from remote_kernel.kernel.spec import DEFAULT_NAME
+
+    parser = subparsers.add_parser(
+        "run",
+        help="Execute a notebook on the remote kernel and write the executed copy.",
+        description="Execute NOTEBOOK cell by cell on the remote kernel (nbclient), show "
+        "progress on stderr and write the executed notebook. Exits 1 when a cell fails "
+        "(the partial notebook is still written), 2 on bad input.",
+    )
+    parser.add_argument("notebook", metavar="NOTEBOOK", help="The .ipynb file to run.")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="Where to write the executed notebook (default: NOTEBOOK with the suffix "
+        ".out.ipynb, next to it; the input is never overwritten unless OUT names it).",
+    )
+    parser.add_argument(
+        "--kernel",
+        default=DEFAULT_NAME,
+        metavar="NAME",
+        help=f"Kernelspec to run on (default {DEFAULT_NAME}; used without installing when "
+        "it is not installed).",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="Seconds one cell may take before it is interrupted and the run fails "
+        "(default: no limit here; the pool still stops a remote run after 220 s).",
+    )
+    parser.add_argument(
+        "--endpoint",
+        default="",
+        metavar="URL",
+        help="Pool management endpoint for this run (sets ACA_POOL_ENDPOINT for the kernel). "
+        "Default: the kernelspec's or the environment's, else the embedded local pool.",
+    )
+    parser.set_defaults(func=run_notebook)
+
+
+def _error(message: str, code: int) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code
+
+
+def default_output(notebook: Path) -> Path:
+    """``dir/name.ipynb`` -> ``dir/name.out.ipynb``."""
+    stem = notebook.name[: -len(".ipynb")] if notebook.name.endswith(".ipynb") else notebook.name
+    return notebook.with_name(f"{stem}.out.ipynb")
+
+
+def read_notebook(path: Path) -> Any:
+    """The notebook at ``path``; ValueError with a one-line reason when it is not one."""
+    import nbformat
+
+    if not path.exists():
+        raise ValueError(f"no such notebook: {path}")
+    if not path.is_file():
+        raise ValueError(f"not a file: {path}")
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a notebook (not UTF-8 text)") from None
+    except Exception as exc:  # JSON errors, nbformat reader errors, OS errors
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path} is not a notebook ({reason})") from None
+    if not isinstance(nb.get("cells"), list):
+        raise ValueError(f"{path} is not a notebook (no cells)")
+    return nb
+
+
+def _spec_manager(kernel: str, endpoint: str) -> Any:
+    """A KernelSpecManager that also knows the built-in remote-python spec, and applies
+    ``--endpoint`` to whichever spec is used (a spec's env wins over the process env)."""
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
+
+    from remote_kernel.kernel.spec import DEFAULT_NAME, SpecOptions, build_spec, template_dir
+
+    class RunSpecManager(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            try:
+                spec = super().get_kernel_spec(kernel_name)
+            except NoSuchKernel:
+                if kernel_name != DEFAULT_NAME:
+                    raise
+                spec = KernelSpec(
+                    resource_dir=str(template_dir()),
+                    **build_spec(SpecOptions(python=sys.executable)),
+                )
+            if endpoint:
+                spec.env = {**(spec.env or {}), "ACA_POOL_ENDPOINT": endpoint}
+            return spec
+
+    manager = RunSpecManager()
+    try:
+        manager.get_kernel_spec(kernel)
+    except NoSuchKernel:
+        known = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise ValueError(
+            f"no kernelspec named {kernel!r} (installed: {known}); "
+            "run `remote-kernel install` or pick one with --kernel"
+        ) from None
+    return manager
+
+
+def _target(manager: Any, kernel: str) -> str:
+    spec = manager.get_kernel_spec(kernel)
+    endpoint = (spec.env or {}).get("ACA_POOL_ENDPOINT") or os.environ.get("ACA_POOL_ENDPOINT")
+    if not endpoint:
+        from remote_kernel.config import ENDPOINT_ENV, env_first
+
+        endpoint = env_first(ENDPOINT_ENV)
+    return endpoint or "the embedded local pool"
+
+
+def _first_line(source: str) -> str:
+    for line in source.splitlines():
+        if line.strip():
+            line = line.strip()
+            return line if len(line) <= 60 else line[:57] + "..."
+    return ""
+
+
+class Progress:
+    """nbclient hooks: one stderr line per code cell, and which cell is running."""
+
+    def __init__(self, nb: Any, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.code_cells = [
+            i for i, cell in enumerate(nb.cells) if cell.cell_type == "code" and cell.source.strip()
+        ]
+        self.current: int | None = None
+        self.started = 0.0
+
+    def number(self, cell_index: int) -> str:
+        """``3/7``: the cell's position among the notebook's code cells."""
+        return f"{self.code_cells.index(cell_index) + 1}/{len(self.code_cells)}"
+
+    def on_cell_start(self, cell: Any, cell_index: int, **_: Any) -> None:
+        if cell_index in self.code_cells:
+            self.current = cell_index
+            self.started = time.monotonic()
+
+    def on_cell_executed(self, cell: Any, cell_index: int, execute_reply: Any, **_: Any) -> None:
+        if cell_index not in self.code_cells:
+            return
+        status = (execute_reply or {}).get("content", {}).get("status", "ok")
+        word = "ok" if status == "ok" else "FAILED"
+        if word == "FAILED" and "raises-exception" in cell.metadata.get("tags", []):
+            word = "error (expected: raises-exception tag)"
+        elapsed = time.monotonic() - self.started
+        print(f"[{self.number(cell_index)}] {word} {elapsed:.1f}s", file=self.stream, flush=True)
+
+    def describe_current(self, nb: Any) -> str:
+        if self.current is None:
+            return "before the first cell"
+        source = nb.cells[self.current].source
+        return f"cell [{self.number(self.current)}] (index {self.current}): {_first_line(source)}"
+
+
+def _write(nb: Any, output: Path) -> None:
+    import nbformat
+
+    nbformat.write(nb, str(output))
+
+
+def _execute(nb: Any, notebook: Path, args: argparse.Namespace, manager: Any) -> str | None:
+    """Run every cell; None when all passed, else a one-line description of the failure.
+
+    The kernel's own stderr (transport warnings, logs) goes to a temporary file so the
+    progress lines stay readable; its last lines are shown when the kernel fails.
+    """
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as kernel_log:
+        failure = _execute_logged(nb, notebook, args, manager, kernel_log)
+        if failure is not None and failure.startswith(KERNEL_FAILED):
+            kernel_log.seek(0)
+            tail = [line.rstrip() for line in kernel_log.readlines()[-10:] if line.strip()]
+            if tail:
+                print("The kernel's last messages:", *tail, sep="\n  ", file=sys.stderr)
+    return failure
+
+
+def _execute_logged(
+    nb: Any, notebook: Path, args: argparse.Namespace, manager: Any, kernel_log: Any
+) -> str | None:
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    progress = Progress(nb)
+    quiet = logging.getLogger("remote_kernel.cli.run.nbclient")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    km = AsyncKernelManager(kernel_name=args.kernel, kernel_spec_manager=manager)
+    timeout = args.timeout
+    client = NotebookClient(
+        nb,
+        km=km,
+        kernel_name=args.kernel,
+        timeout=int(timeout) if timeout else None,
+        interrupt_on_timeout=True,
+        error_on_timeout={
+            "ename": "TimeoutError",
+            "evalue": f"the cell ran longer than --timeout {timeout:g} s and was interrupted"
+            if timeout
+            else "",
+            "traceback": [],
+        },
+        resources={"metadata": {"path": str(notebook.resolve().parent)}},
+        on_cell_start=progress.on_cell_start,
+        on_cell_executed=progress.on_cell_executed,
+        log=quiet,
+    )
+    try:
+        client.execute(stderr=kernel_log)
+    except CellExecutionError as exc:
+        return f"{progress.describe_current(nb)} -> {exc.ename}: {_first_line(exc.evalue) or exc.ename}"
+    except CellTimeoutError:
+        return f"{progress.describe_current(nb)} -> timed out after {timeout:g} s"
+    except DeadKernelError:
+        return f"{KERNEL_FAILED} (it died) at {progress.describe_current(nb)}"
+    except Exception as exc:  # kernel failed to start, connection lost, ...
+        reason = _first_line(str(exc)) or type(exc).__name__
+        return f"{KERNEL_FAILED} at {progress.describe_current(nb)}: {reason}"
+    return None
+
+
+def run_notebook(args: argparse.Namespace) -> int:
+    if args.timeout is not None and args.timeout <= 0:
+        return _error("--timeout must be a positive number of seconds", USAGE_ERROR)
+    if args.endpoint:
+        from remote_kernel.errors import ConfigurationError
+        from remote_kernel.kernel.spec import validate_endpoint
+
+        try:
+            args.endpoint = validate_endpoint(args.endpoint)
+        except ConfigurationError as exc:
+            return _error(str(exc), USAGE_ERROR)
+    notebook = Path(args.notebook)
+    output = Path(args.output) if args.output else default_output(notebook)
+    try:
+        nb = read_notebook(notebook)
+        if not output.parent.is_dir():
+            raise ValueError(f"the output directory {output.parent} does not exist")
+        manager = _spec_manager(args.kernel, args.endpoint)
+    except ValueError as exc:
+        return _error(str(exc), USAGE_ERROR)
+
+    print(
+        f"Running {notebook} on kernel {args.kernel!r} ({_target(manager, args.kernel)})",
+        file=sys.stderr,
+        flush=True,
+    )
+    started = time.monotonic()
+    failure = _execute(nb, notebook, args, manager)
+    try:
+        _write(nb, output)
+    except OSError as exc:
+        return _error(f"cannot write {output}: {exc.strerror or exc}", FAILED)
+    elapsed = time.monotonic() - started
+    if failure is not None:
+        print(f"{PROG}: failed at {failure}", file=sys.stderr)
+        print(f"Partial output written to {output} ({elapsed:.1f}s).", file=sys.stderr)
+        return FAILED
+    print(f"Done in {elapsed:.1f}s: wrote {output}", file=sys.stderr)
+    return 0
