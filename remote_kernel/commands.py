@@ -12,6 +12,7 @@ session.
 from __future__ import annotations
 
 import argparse
+import ast
 import fnmatch
 import glob
 import html
@@ -290,20 +291,31 @@ def _result_bundle(result: ExecutionResult) -> tuple[dict[str, Any], dict[str, A
 
 
 def line_value(result: ExecutionResult) -> Any:
-    """What ``%aca CODE`` returns: the JSON value when the pool sent one, else the remote display."""
+    """What ``%aca CODE`` returns: the remote value as exactly as it can be rebuilt.
+
+    The pool's JSON value loses types (a set becomes a list, int keys become
+    strings), so it is used only when its repr matches the remote display; a
+    display that is a Python literal is rebuilt from the display; otherwise the
+    JSON value, or the remote display itself.
+    """
     bundle = _result_bundle(result)
     value = result.value
-    if value is None:
-        return RemoteValue(*bundle) if bundle else None
-    if isinstance(value, (bool, int, float, list)):
+    plain = bundle[0].get("text/plain") if bundle else None
+    if isinstance(plain, list):
+        plain = "".join(plain)
+    if plain is None:
+        return None if value == "" else value  # Azure sends "" for "no value"
+    if value is not None and repr(value) == plain:
         return value
-    if isinstance(value, dict) and value.get("type") != "image":
+    try:
+        return ast.literal_eval(plain)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    is_repr = isinstance(value, str) and value == plain  # a real string shows quoted
+    is_image = isinstance(value, dict) and value.get("type") == "image"
+    if value is not None and not is_repr and not is_image:
         return value
-    if isinstance(value, str):
-        plain = bundle[0].get("text/plain") if bundle else None
-        if plain is None or plain == repr(value):
-            return value  # a real string (shown quoted remotely too)
-    return RemoteValue(*bundle) if bundle else RemoteValue({"text/plain": str(value)})
+    return RemoteValue(*bundle)  # type: ignore[misc]
 
 
 def is_notice(output: dict[str, Any]) -> bool:
@@ -383,7 +395,10 @@ class AcaCommands:
             sink.stream("stderr", notice)
 
     def _cmd_help(self, args: list[str], sink: OutputSink) -> None:
-        _out(sink, "%%aca runs a cell remotely, %aca CODE one line (see %aca?).\n" + commands_overview())
+        _out(
+            sink,
+            "%%aca runs a cell remotely, %aca CODE one line (see %aca?).\n" + commands_overview(),
+        )
 
     # ------------------------------------------------------------ cell code
     def run_cell(
