@@ -15,7 +15,6 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
