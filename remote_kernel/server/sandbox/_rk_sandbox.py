@@ -26,6 +26,9 @@ import types
 from typing import Any
 
 MOUNT = "/mnt/data"
+#: Returned, without running the cell, when it needs an async (JSPI) call.
+ASYNC_CELL = "__rk_async_cell__"
+CO_COROUTINE = 0x80
 _NO_PROGRAMS = "Running programs is not allowed in the sandbox (no subprocesses)."
 _NO_NETWORK = "Network access is disabled in the sandbox."
 _RICH_REPRS = (
@@ -214,16 +217,24 @@ def _denied(message: str):
     return deny
 
 
-def _interruptible_sleep(original):
-    """Pyodide's time.sleep busy-waits in C, where no interrupt can land: slice it."""
+def _interruptible_sleep(wait_ms):
+    """time.sleep that neither busy-waits (Pyodide's does) nor blocks interrupts.
+
+    ``wait_ms`` is the worker's ``Atomics.wait`` on a buffer an interrupt
+    notifies: the wait ends at once, and the loop's next bytecodes raise
+    KeyboardInterrupt.
+    """
 
     def sleep(seconds: float) -> None:
-        deadline = time.monotonic() + float(seconds)
+        seconds = float(seconds)
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        deadline = time.monotonic() + seconds
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            original(min(left, 0.05))
+            wait_ms(min(left, 0.25) * 1000.0)
 
     return sleep
 
@@ -287,11 +298,12 @@ def _pyodide_packages() -> frozenset[str]:
     return frozenset(names)
 
 
-def setup(take_output: Any = None) -> None:
+def setup(take_output: Any = None, wait_ms: Any = None) -> None:
     """Prepare the interpreter once, before any cell (paid while pre-warming).
 
     ``take_output`` is the worker's JS function returning the ``[name, text]``
-    chunks written to fd 1/2 since it was last called.
+    chunks written to fd 1/2 since it was last called; ``wait_ms`` blocks the
+    worker for up to that many milliseconds unless an interrupt comes.
     """
     _state["take_output"] = take_output
     env = {"HOME": "/home/pyodide", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PWD": MOUNT}
@@ -305,7 +317,8 @@ def setup(take_output: Any = None) -> None:
     builtins.input = _no_input
     _patch_programs()
     _patch_network()
-    time.sleep = _interruptible_sleep(time.sleep)
+    if wait_ms is not None:
+        time.sleep = _interruptible_sleep(wait_ms)
     _state["pyodide_packages"] = _pyodide_packages()
     sys.meta_path.append(_OfflinePackageFinder())
     try:
@@ -342,7 +355,8 @@ def _compile(code: str, filename: str) -> tuple[Any, Any]:
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     tree = ast.parse(code, filename, "exec")
     last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
+    # As in IPython, a trailing ';' hides the last value.
+    if tree.body and isinstance(tree.body[-1], ast.Expr) and not code.rstrip().endswith(";"):
         last = ast.Expression(tree.body.pop().value)
     body = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
     expr = compile(last, filename, "eval", flags=flags, dont_inherit=True) if last else None
@@ -353,7 +367,7 @@ def _run(code_obj: Any, namespace: dict[str, Any]) -> Any:
     # eval() runs "exec"-mode code too, and unlike exec() returns the coroutine
     # that a cell with a top-level await compiles to.
     value = eval(code_obj, namespace)
-    if code_obj.co_flags & 0x80 and isinstance(value, types.CoroutineType):  # CO_COROUTINE
+    if code_obj.co_flags & CO_COROUTINE and isinstance(value, types.CoroutineType):  # CO_COROUTINE
         from pyodide.ffi import can_run_sync, run_sync
 
         if not can_run_sync():
@@ -363,8 +377,22 @@ def _run(code_obj: Any, namespace: dict[str, Any]) -> Any:
     return value
 
 
-def execute(exec_id: str, code: str, max_chars: int = 0) -> str:
-    """Run one cell; return the result message as a JSON line."""
+def _needs_async(code: str) -> bool:
+    try:
+        body, expr = _compile(code, "<check>")
+    except BaseException:
+        return False  # execute() reports the error
+    return any(c is not None and c.co_flags & CO_COROUTINE for c in (body, expr))
+
+
+def execute(exec_id: str, code: str, max_chars: int = 0, is_async: bool = False) -> str:
+    """Run one cell; return the result message as a JSON line.
+
+    A cell with a top-level ``await`` is not run by a plain call: the worker
+    gets :data:`ASYNC_CELL` and calls again through ``callPromising``.
+    """
+    if not is_async and "await" in code and _needs_async(code):
+        return ASYNC_CELL
     _state["count"] += 1
     count = _state["count"]
     filename = f"<cell-{count}>"

@@ -21,6 +21,8 @@ function send(message) {
 }
 
 const interruptBuffer = new Uint8Array(new SharedArrayBuffer(1));
+// Wakes a cell blocked in time.sleep (Atomics.wait in the worker) on an interrupt.
+const wakeBuffer = new Int32Array(new SharedArrayBuffer(4));
 const worker = new Worker(new URL("./worker.mjs", import.meta.url).href, { type: "module" });
 
 worker.onmessage = (event) => {
@@ -39,15 +41,18 @@ worker.onerror = (event) => {
 function handle(message) {
   switch (message.op) {
     case "init":
-      worker.postMessage({ ...message, interruptBuffer });
+      worker.postMessage({ ...message, interruptBuffer, wakeBuffer });
       break;
     case "execute":
       // The driver runs one execution at a time: clear any stale interrupt first.
       interruptBuffer[0] = 0;
+      Atomics.store(wakeBuffer, 0, 0);
       worker.postMessage(message);
       break;
     case "interrupt":
       interruptBuffer[0] = 2; // SIGINT
+      Atomics.store(wakeBuffer, 0, 1);
+      Atomics.notify(wakeBuffer, 0);
       break;
     case "shutdown":
       worker.terminate();

@@ -7,6 +7,8 @@ for (const name of ["log", "info", "debug"]) console[name] = console.error;
 const started = performance.now();
 let pyodide;
 let shim;
+/** What the shim answers, without running anything, for a cell that needs JSPI. */
+const ASYNC_CELL = "__rk_async_cell__";
 const loading = loadPyodide({ env: { HOME: "/home/pyodide" } }).then((py) => {
   pyodide = py;
 });
@@ -62,19 +64,23 @@ async function init(message) {
   pyodide.FS.writeFile("/lib/remote_kernel/_rk_sandbox.py", message.shim);
   pyodide.runPython("import sys; sys.path.insert(0, '/lib/remote_kernel')");
   shim = pyodide.pyimport("_rk_sandbox");
-  shim.setup(takeOutput);
+  const wake = message.wakeBuffer;
+  // time.sleep for the shim: blocks without burning CPU, returns early on an interrupt.
+  const sleepMs = (ms) => Atomics.wait(wake, 0, 0, ms);
+  shim.setup(takeOutput, sleepMs);
   self.postMessage(JSON.stringify({ op: "ready", load_ms: performance.now() - started }));
 }
 
 async function execute(message) {
   let reply;
   try {
-    // callPromising lets a cell's top-level `await` suspend (JSPI) instead of failing.
-    reply = await shim.execute.callPromising(
-      message.id,
-      message.code,
-      message.max_output_chars ?? 0,
-    );
+    const args = [message.id, message.code, message.max_output_chars ?? 0];
+    reply = shim.execute(...args, false);
+    if (reply === ASYNC_CELL) {
+      // A top-level `await`: run the cell again through callPromising, which lets
+      // it suspend (JSPI). Only then: interrupts land less reliably in that mode.
+      reply = await shim.execute.callPromising(...args, true);
+    }
   } catch (error) {
     // The shim catches user errors itself: this is a broken interpreter.
     if (error && error.pyodide_fatal_error) return fatal(error);
