@@ -303,16 +303,18 @@ def line_value(result: ExecutionResult) -> Any:
     plain = bundle[0].get("text/plain") if bundle else None
     if isinstance(plain, list):
         plain = "".join(plain)
-    if plain is None:
-        return None if value == "" else value  # Azure sends "" for "no value"
+    is_image = isinstance(value, dict) and value.get("type") == "image"
+    if plain is None:  # Azure sends "" for "no value"; an image value was displayed already
+        return None if value == "" or is_image else value
     if value is not None and repr(value) == plain:
         return value
     try:
         return ast.literal_eval(plain)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         pass
-    is_repr = isinstance(value, str) and value == plain  # a real string shows quoted
-    is_image = isinstance(value, dict) and value.get("type") == "image"
+    # With the pool's own display (local pool) a real string shows quoted, so an
+    # unquoted one is a repr; Azure's synthesised display cannot tell: keep the str.
+    is_repr = result.full_outputs and isinstance(value, str) and value == plain
     if value is not None and not is_repr and not is_image:
         return value
     return RemoteValue(*bundle)  # type: ignore[misc]

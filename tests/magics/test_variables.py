@@ -19,7 +19,9 @@ def test_push_and_pull_a_dict(shell):
     shell.ns["config"] = {"name": "run-1", "sizes": [1, 2, 3], "nested": {"ok": True, 7: None}}
     ran = shell.run("%aca_push config")
     assert ran.success and "Pushed config" in ran.stdout
-    assert shell.run("%%aca\nconfig['sizes'].append(4)\nresult = dict(config, extra=b'\\x00\\xff')").success
+    assert shell.run(
+        "%%aca\nconfig['sizes'].append(4)\nresult = dict(config, extra=b'\\x00\\xff')"
+    ).success
     ran = shell.run("%aca_pull result")
     assert ran.success, ran.text
     assert shell.ns["result"] == {
