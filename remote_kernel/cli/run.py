@@ -271,9 +271,9 @@ def run_notebook(args: argparse.Namespace) -> int:
         except ConfigurationError as exc:
             return _error(str(exc), USAGE_ERROR)
     notebook = Path(args.notebook)
-    output = Path(args.output) if args.output else default_output(notebook)
     try:
         nb = read_notebook(notebook)
+        output = Path(args.output) if args.output else default_output(notebook)
         if not output.parent.is_dir():
             raise ValueError(f"the output directory {output.parent} does not exist")
         manager = _spec_manager(args.kernel, args.endpoint)
