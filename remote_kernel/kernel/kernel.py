@@ -25,7 +25,6 @@ from remote_kernel.kernel import introspect
 from remote_kernel.kernel.history import History
 from remote_kernel.kernel.interrupt import CancelOnInterrupt
 from remote_kernel.kernel.sink import KernelSink
-from remote_kernel.render import render_outputs, render_result
 
 if TYPE_CHECKING:
     from remote_kernel.client.models import ExecutionResult
@@ -233,8 +232,9 @@ class RemoteKernel(Kernel, PoolSettings):
         return await remote.aexecute(code, execution_id=execution_id)
 
     def _render(self, result: ExecutionResult, sink: KernelSink) -> dict[str, Any]:
-        notices, self._pending_notices = self._pending_notices, []
-        render_outputs(notices, sink)
+        from remote_kernel.render import render_result
+
+        self._show_notices(sink)
         render_result(result, sink)
         if sink.error_content is None and not result.ok:
             info = result.error
@@ -244,6 +244,13 @@ class RemoteKernel(Kernel, PoolSettings):
                 status = getattr(result.status, "value", result.status)
                 sink.error("RemoteError", f"The remote execution ended with status {status}.", [])
         return self._ok_reply() if sink.error_content is None else sink.error_reply()
+
+    def _show_notices(self, sink: KernelSink) -> None:
+        """Notices an earlier hidden call received (completion, pager) come first."""
+        from remote_kernel.render import render_outputs
+
+        notices, self._pending_notices = self._pending_notices, []
+        render_outputs(notices, sink)
 
     def _ok_reply(self) -> dict[str, Any]:
         return {
@@ -294,8 +301,7 @@ class RemoteKernel(Kernel, PoolSettings):
         code = introspect.inspect_name_code(name, detail)
         result = await remote.aexecute(code, execution_id=str(uuid.uuid4()))
         self._take_notices(result)
-        render_outputs(self._pending_notices, sink)
-        self._pending_notices = []
+        self._show_notices(sink)
         try:
             reply = introspect.inspection_reply(result.stdout) if result.ok else None
         except ValueError:
