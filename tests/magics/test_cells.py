@@ -135,9 +135,30 @@ def test_help_for_magics(shell):
     ran = shell.run("%aca?")
     for word in ("--session", "--timeout", "--quiet", "-o", "%aca CODE"):
         assert word in ran.text, word
+    ran = shell.run("%%aca?")
+    assert "--timeout" in ran.text and "%%aca [options]" in ran.text
     ran = shell.run("%aca_upload?")
     assert "%aca_upload LOCAL" in ran.text and "glob" in ran.text
     ran = shell.run("%aca_pull -h")
     assert ran.success and "protocol 4" in ran.stdout
     ran = shell.run("%aca_help")
     assert all(f"%aca_{n}" in ran.stdout for n in ("upload", "download", "push", "pull", "config"))
+
+
+def test_interrupt_cancels_the_remote_run(shell):
+    """Ctrl-C (SIGINT in the local kernel) while waiting cancels the remote execution too."""
+    import signal
+    import threading
+    import time
+
+    main = threading.main_thread().ident
+    timer = threading.Timer(1.0, signal.pthread_kill, (main, signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    ran = shell.run("%%aca\nimport time\ntime.sleep(60)\nfinished = True")
+    timer.join()
+    assert isinstance(ran.error, KeyboardInterrupt)
+    assert time.monotonic() - started < 20
+    started = time.monotonic()
+    ran = shell.run("%aca 'finished' in globals()")  # the session is free again at once
+    assert ran.result.result is False and time.monotonic() - started < 10
