@@ -15,7 +15,7 @@ from remote_kernel.server.sandbox import (
     find_deno,
     prepare,
 )
-from remote_kernel.server.sandbox.environment import WORKER_SCRIPT
+from remote_kernel.server.sandbox.environment import HERE, WORKER_SCRIPT
 
 
 def test_deno_binary_comes_from_the_wheel():
@@ -32,9 +32,10 @@ def test_pyodide_is_pinned_once():
 def test_session_permissions_are_exactly_listed(tmp_path):
     pyodide = tmp_path / "cache" / "pyodide"
     workdir = tmp_path / "session"
-    command = deno_command("/bin/deno", pyodide, workdir, 512)
+    snapshot = tmp_path / "cache" / "snapshots" / "pyodide.bin"
+    command = deno_command("/bin/deno", pyodide, workdir, 512, snapshot)
     flags = [part for part in command if part.startswith("--")]
-    assert f"--allow-read={pyodide},{workdir},{WORKER_SCRIPT}" in flags
+    assert f"--allow-read={pyodide},{workdir},{HERE},{snapshot}" in flags
     assert f"--allow-write={workdir}" in flags
     assert "--no-prompt" in flags and "--cached-only" in flags
     assert "--v8-flags=--wasm-max-mem-pages=8192,--max-old-space-size=512" in flags

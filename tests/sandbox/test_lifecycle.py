@@ -97,7 +97,7 @@ async def test_stubborn_cell_costs_a_restart_and_says_so(sandbox_prepared, tmp_p
         outcome = await run(runtime, STUBBORN_LOOP, timeout=0.5)
         assert outcome.timed_out and outcome.state_lost
         assert outcome.error["ename"] == "TimeoutError"
-        assert "variables are lost" in outcome.error["evalue"]
+        assert "variables are gone (files are kept)" in outcome.error["evalue"]
         assert not psutil.pid_exists(old_pid) or psutil.Process(old_pid).status() == "zombie"
         assert runtime.pids and runtime.pids[0] != old_pid
         after = await run(runtime, "'lost_soon' in globals(), open('survives.txt').read()")
@@ -152,3 +152,30 @@ async def test_bad_memory_limit_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("REMOTE_KERNEL_SANDBOX_MEMORY_MB", "lots")
     with pytest.raises(ConfigurationError, match="not a whole number"):
         SandboxRuntime()
+
+
+async def test_without_snapshot_sessions_still_start(sandbox_prepared, tmp_path, monkeypatch):
+    monkeypatch.setenv("REMOTE_KERNEL_SANDBOX_SNAPSHOT", "0")
+    runtime = await start_runtime(tmp_path)
+    try:
+        assert result_text(await run(runtime, "import json\njson.dumps([1])")) == "'[1]'"
+    finally:
+        await runtime.shutdown()
+
+
+async def test_unusable_snapshot_falls_back_to_a_normal_load(
+    sandbox_prepared, tmp_path, monkeypatch
+):
+    from remote_kernel.server.sandbox import environment
+
+    broken = tmp_path / "snapshots" / "broken.bin"
+    broken.parent.mkdir()
+    broken.write_bytes(b"not a snapshot" * 100)
+    monkeypatch.setattr(environment, "snapshot_path", lambda deno, cache: broken)
+    assert environment.prepare().snapshot == broken
+    runtime = await start_runtime(tmp_path / "session")
+    try:
+        assert result_text(await run(runtime, "6 * 7")) == "42"
+        assert any("unusable" in line for line in runtime._stderr_tail)
+    finally:
+        await runtime.shutdown()

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"pyodide@{PYODIDE_VERSION} {what} in {done.seconds:.2f} s: {done.pyodide_dir}"
                 f" (deno: {done.deno})"
             )
+            print(f"snapshot: {done.snapshot or 'none (sessions load Pyodide from scratch)'}")
         if args.check:
             print(f"sandbox check passed in {asyncio.run(_check()):.2f} s")
     except RemoteKernelError as exc:

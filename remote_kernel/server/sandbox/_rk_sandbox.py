@@ -51,28 +51,27 @@ _state: dict[str, Any] = {
 
 
 class _Capture:
-    """The outputs of one cell, with stream chunks merged and capped."""
+    """The outputs of one cell, with stream chunks merged and each stream capped."""
 
     def __init__(self, max_chars: int) -> None:
         self.outputs: list[dict[str, Any]] = []
         self.max_chars = max_chars
         self.written = {"stdout": 0, "stderr": 0}
+        self.dropped = {"stdout": 0, "stderr": 0}
         self.truncated = False
 
     def stream(self, name: str, text: str) -> None:
         if not text:
             return
         if self.max_chars > 0:
-            room = self.max_chars - self.written[name]
-            self.written[name] += len(text)
-            if room <= 0 or len(text) > room:
-                if room < 0:
-                    return  # the notice is already there
-                text = (
-                    text[: max(room, 0)] + f"\n[output truncated at {self.max_chars} characters]\n"
-                )
-                self.written[name] = self.max_chars + 1
+            room = max(self.max_chars - self.written[name], 0)
+            if len(text) > room:
+                self.dropped[name] += len(text) - room
                 self.truncated = True
+                text = text[:room]
+                if not text:
+                    return
+            self.written[name] += len(text)
         last = self.outputs[-1] if self.outputs else None
         if last and last["output_type"] == "stream" and last["name"] == name:
             last["text"] += text
@@ -82,6 +81,22 @@ class _Capture:
     def add(self, output: dict[str, Any]) -> None:
         _drain()
         self.outputs.append(output)
+
+    def finish(self) -> None:
+        """End each cut stream with a notice (the same words as the IPython sessions)."""
+        for name, dropped in self.dropped.items():
+            if not dropped:
+                continue
+            notice = (
+                f"\n[output truncated: {dropped} more characters of {name} were dropped; "
+                f"the limit is {self.max_chars} characters per stream]\n"
+            )
+            for out in reversed(self.outputs):
+                if out["output_type"] == "stream" and out["name"] == name:
+                    out["text"] += notice
+                    break
+            else:
+                self.outputs.append({"output_type": "stream", "name": name, "text": notice})
 
 
 def _drain() -> None:
@@ -422,6 +437,7 @@ def execute(exec_id: str, code: str, max_chars: int = 0, is_async: bool = False)
         capture.add(error)
     finally:
         _drain()
+        capture.finish()
         _state["capture"] = None
     reply = {
         "op": "result",

@@ -29,9 +29,9 @@ from typing import Any
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.server.runtime import RunOutcome, SessionRuntime
 from remote_kernel.server.sandbox.environment import (
+    HERE,
     HOST_SCRIPT,
     SHIM_SCRIPT,
-    WORKER_SCRIPT,
     SandboxUnavailableError,
     deno_env,
     prepare,
@@ -68,9 +68,12 @@ def _memory_limit(value: int | None) -> int:
     return value
 
 
-def deno_command(deno: str, pyodide_dir: Path, workdir: Path, memory_mb: int) -> list[str]:
+def deno_command(
+    deno: str, pyodide_dir: Path, workdir: Path, memory_mb: int, snapshot: Path | None = None
+) -> list[str]:
     """The exact ``deno run`` line of one session: every permission is listed here."""
-    for path in (pyodide_dir, workdir, WORKER_SCRIPT):
+    readable = [pyodide_dir, workdir, HERE] + ([snapshot] if snapshot else [])
+    for path in readable:
         if "," in str(path):
             raise ConfigurationError(f"Sandbox paths may not contain ',' ({path}).")
     wasm_pages = memory_mb * 16  # 64 KiB pages
@@ -83,8 +86,8 @@ def deno_command(deno: str, pyodide_dir: Path, workdir: Path, memory_mb: int) ->
         "--cached-only",
         "--no-prompt",
         f"--v8-flags=--wasm-max-mem-pages={wasm_pages},--max-old-space-size={js_heap_mb}",
-        # The worker module is loaded at run time, so Deno checks read access to it.
-        f"--allow-read={pyodide_dir},{workdir},{WORKER_SCRIPT}",
+        # HERE: the worker's own modules, loaded at run time (Deno checks read access).
+        "--allow-read=" + ",".join(str(path) for path in readable),
         f"--allow-write={workdir}",
         str(HOST_SCRIPT),
     ]
@@ -127,7 +130,11 @@ class SandboxRuntime(SessionRuntime):
         assert self.workdir is not None
         prepared = await asyncio.to_thread(prepare)
         command = deno_command(
-            prepared.deno, prepared.pyodide_dir, self.workdir, self.memory_limit_mb
+            prepared.deno,
+            prepared.pyodide_dir,
+            self.workdir,
+            self.memory_limit_mb,
+            prepared.snapshot,
         )
         self._stderr_tail.clear()
         self._proc = await asyncio.create_subprocess_exec(
@@ -148,6 +155,7 @@ class SandboxRuntime(SessionRuntime):
                 "op": "init",
                 "shim": SHIM_SCRIPT.read_text(encoding="utf-8"),
                 "mount": str(self.workdir),
+                "snapshot": str(prepared.snapshot) if prepared.snapshot else None,
             }
         )
         try:
@@ -333,7 +341,10 @@ class SandboxRuntime(SessionRuntime):
         else:
             why = f"crashed the sandbox ({diagnostics})"
             ename = "SandboxCrashed"
-        evalue = f"The execution {why}; the session was restarted and its variables are lost."
+        evalue = (
+            f"The execution {why}, so the session's interpreter was restarted: its variables "
+            "are gone (files are kept)."
+        )
         try:
             await self._spawn()
         except SandboxUnavailableError as restart_error:
@@ -354,7 +365,10 @@ class SandboxRuntime(SessionRuntime):
         cancelled = False
         interrupted = bool(error) and error.get("ename") == "KeyboardInterrupt"
         if interrupted and timed_out:
-            evalue = f"The execution ran past its timeout of {timeout:g} s and was interrupted."
+            evalue = (
+                f"The execution ran past its timeout of {timeout:g} s and was interrupted; "
+                "the session kept its state."
+            )
             error = {
                 "ename": "TimeoutError",
                 "evalue": evalue,
