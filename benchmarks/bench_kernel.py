@@ -9,6 +9,8 @@ Measured in the same run, medians over N kernel starts:
 
 For each: kernel start to the first ``kernel_info_reply`` (target < 1 s), the first
 cell ``1+1`` (until its ``idle``), and the median of 20 further ``1+1`` cells.
+Then, on the pool: time from an interrupt to the ``execute_reply`` of a running
+``time.sleep(30)`` cell, in both interrupt modes (target < 1 s).
 """
 
 from __future__ import annotations
@@ -82,6 +84,32 @@ def one_run(ksm: KernelSpecManager | None, name: str, env: dict[str, str]) -> tu
         km.shutdown_kernel()
 
 
+def interrupt_latency(ksm: KernelSpecManager, name: str, env: dict[str, str], n: int) -> float:
+    km = KernelManager(kernel_name=name, kernel_spec_manager=ksm)
+    km.start_kernel(env=env)
+    kc = km.client()
+    kc.start_channels()
+    times = []
+    try:
+        kc.wait_for_ready(timeout=60)
+        run_cell(kc)
+        for _ in range(n):
+            msg_id = kc.execute("import time; time.sleep(30)")
+            time.sleep(0.5)
+            started = time.perf_counter()
+            km.interrupt_kernel()
+            while True:
+                reply = kc.get_shell_msg(timeout=30)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    break
+            times.append(time.perf_counter() - started)
+            assert reply["content"]["ename"] == "KeyboardInterrupt"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel()
+    return statistics.median(times)
+
+
 def report(label: str, runs: list[tuple[float, ...]], base: tuple[float, ...] | None) -> tuple:
     med = tuple(statistics.median(r[i] for r in runs) for i in range(3))
     parts = [f"ready {med[0] * 1000:7.1f} ms", f"first cell {med[1] * 1000:7.1f} ms",
@@ -101,6 +129,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             install(SpecOptions(name="bench-remote"), prefix=tmp)
+            install(SpecOptions(name="bench-message", interrupt_mode="message"), prefix=tmp)
             ksm = KernelSpecManager(kernel_dirs=[str(Path(tmp) / "share/jupyter/kernels")])
             remote_env = clean_env(ACA_POOL_ENDPOINT=url, ACA_POOL_TOKEN=token)
             one_run(ksm, "bench-remote", remote_env)  # warm the OS caches and the pool
@@ -109,6 +138,10 @@ def main() -> None:
                 results["baseline"].append(one_run(None, "python3", clean_env()))
                 results["remote"].append(one_run(ksm, "bench-remote", remote_env))
                 results["auto"].append(one_run(ksm, "bench-remote", clean_env()))
+            interrupts = {
+                mode: interrupt_latency(ksm, name, remote_env, args.runs)
+                for mode, name in (("signal", "bench-remote"), ("message", "bench-message"))
+            }
     finally:
         pool.terminate()
         pool.wait(10)
@@ -116,6 +149,8 @@ def main() -> None:
     base = report("baseline", results["baseline"], None)
     report("remote", results["remote"], base)
     report("auto", results["auto"], base)
+    for mode, seconds in interrupts.items():
+        print(f"interrupt ({mode} mode) to execute_reply: median {seconds * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -108,9 +108,10 @@ def collect(
             break
         if kind not in ("status", "execute_input"):
             outputs.append(msg)
-    reply = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
-    assert reply["parent_header"]["msg_id"] == msg_id
-    return reply, outputs
+    while True:  # skip stale replies (wait_for_ready may have sent two kernel_info requests)
+        reply = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply, outputs
 
 
 def kinds(outputs: list[dict[str, Any]]) -> list[str]:
