@@ -15,6 +15,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -255,7 +256,7 @@ async def list_files(request: Request) -> Response:
         return JSONResponse(shapes.file_list(files.list_dir(folder), gen))
 
 
-async def _target(request: Request, session_dir: Any) -> Any:
+def _target(request: Request, session_dir: Path) -> Path:
     name = request.path_params["name"]
     target = files.resolve_file(session_dir, request.query_params.get("path"), name)
     return files.existing(target, name)
@@ -265,7 +266,7 @@ async def file_metadata(request: Request) -> Response:
     """``GET /files/{name}`` (gen 2)."""
     gen, ident = _session_params(request)
     async with _pool(request).using(ident) as (session, _):
-        target = await _target(request, session.directory)
+        target = _target(request, session.directory)
         return JSONResponse(shapes.file_entry(target, gen))
 
 
@@ -273,7 +274,7 @@ async def download_file(request: Request) -> Response:
     """``GET /files/content/{name}`` (gen 1) and ``GET /files/{name}/content`` (gen 2)."""
     _, ident = _session_params(request)
     async with _pool(request).using(ident) as (session, _):
-        target = await _target(request, session.directory)
+        target = _target(request, session.directory)
         if target.is_dir():
             raise ApiError(400, "IsADirectory", f"{request.path_params['name']!r} is a folder.")
         return FileResponse(target, media_type="application/octet-stream")

@@ -42,7 +42,7 @@ DEFAULT_MAX_OUTPUT_CHARS = 1_000_000
 #: A request without ``timeoutInSeconds`` may run as long as Azure allows any run.
 DEFAULT_TIMEOUT = MAX_EXECUTION_TIMEOUT
 #: Finished executions remembered per session for ``GET /executions/{id}``.
-_KEPT_EXECUTIONS = 64
+_KEPT_EXECUTIONS = 16
 
 QUEUED, RUNNING, DONE = "NotStarted", "Running", "Done"
 
@@ -56,6 +56,12 @@ def _synthetic(ename: str, evalue: str, **flags: bool) -> RunOutcome:
     out = OutputCollector(0)
     out.replace_error(ename, evalue, [])
     return out.outcome(**flags)
+
+
+def _dropped() -> RunOutcome:
+    return _synthetic(
+        "KeyboardInterrupt", "Cancelled before it started; nothing ran.", cancelled=True
+    )
 
 
 @dataclass
@@ -417,9 +423,7 @@ class SessionPool:
                 state_lost=True,
             )
         if execution.cancel_requested:
-            return _synthetic(
-                "KeyboardInterrupt", "Cancelled before it started; nothing ran.", cancelled=True
-            )
+            return _dropped()
         return None
 
     def find_execution(self, identifier: str, execution_id: str) -> Execution | None:
@@ -434,7 +438,7 @@ class SessionPool:
             return None
         execution.cancel_requested = True
         if execution.phase == QUEUED:
-            execution.finish(self._refusal(session, execution) or _synthetic("", ""))
+            execution.finish(_dropped())
         elif execution.phase == RUNNING:
             await session.runtime.interrupt()
             await execution.done.wait()
