@@ -335,3 +335,22 @@ def test_non_json_body_is_400(api: Api, shared_sid: str) -> None:
 
 def test_long_timeout_is_capped_not_refused(api: Api, shared_sid: str) -> None:
     assert api.run(shared_sid, "1", timeoutInSeconds=5000)["status"] == "Succeeded"
+
+
+def test_clear_output_and_updated_displays(api: Api, shared_sid: str) -> None:
+    code = (
+        "from IPython.display import display, clear_output\n"
+        "print('gone')\nclear_output()\nprint('kept')\n"
+        "handle = display('v1', display_id=True)\nhandle.update('v2')"
+    )
+    outputs = api.run(shared_sid, code)["result"]["outputs"]
+    assert outputs[0] == {"output_type": "stream", "name": "stdout", "text": "kept\n"}
+    assert outputs[1]["output_type"] == "display_data"
+    assert outputs[1]["data"]["text/plain"] == "'v2'"
+    assert len(outputs) == 2
+
+
+def test_input_fails_instead_of_hanging(api: Api, shared_sid: str) -> None:
+    body = api.run(shared_sid, "input('name? ')", timeoutInSeconds=10)
+    assert body["status"] == "Failed"
+    assert body["result"]["error"]["ename"] == "StdinNotImplementedError"
