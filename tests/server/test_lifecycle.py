@@ -124,3 +124,33 @@ def test_cli_refuses_a_remote_bind_without_token() -> None:
     )
     assert done.returncode == 1
     assert "without a token" in done.stderr and "Traceback" not in done.stderr
+
+
+HOST_SCRIPT = """
+import httpx, sys
+from remote_kernel.server import start_local_pool
+pool = start_local_pool(prewarm=1)
+query = {"api-version": "2024-10-02-preview", "identifier": "crash-test"}
+body = httpx.post(pool.url + "/executions", params=query, json={"code": "import os; os.getpid()"},
+                  timeout=60).json()
+print(body["result"]["executionResult"], *pool.kernel_pids(), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_kernels_exit_when_the_host_process_is_killed() -> None:
+    host = subprocess.Popen(
+        [sys.executable, "-c", HOST_SCRIPT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        pids = [int(p) for p in host.stdout.readline().split()]
+        assert len(set(pids)) >= 1 and all(not _gone(p) for p in pids)
+        host.kill()  # no atexit, no stop(): the kernels must notice on their own
+        host.wait(10)
+    finally:
+        if host.poll() is None:
+            host.kill()
+    assert _wait_gone(pids, timeout=15) == []
