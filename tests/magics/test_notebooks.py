@@ -155,3 +155,21 @@ def test_embedded_pool_via_extension_config_announced_once(tmp_path):
         time.sleep(0.2)
     alive = [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
     assert alive == []
+
+
+def test_magics_example_notebook_runs(local_pool, tmp_path):
+    source = Path(__file__).resolve().parents[2] / "examples" / "magics.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    client = NotebookClient(
+        nb, timeout=90, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute(env=clean_env(local_pool))
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    by_start = {c.source.split("\n")[0]: c for c in code}
+    assert (
+        by_start["summary['median']  # a real local dict"].outputs[0]["data"]["text/plain"] == "3.5"
+    )
+    assert by_start["count = %aca len(rolls)"].outputs[0]["data"]["text/plain"] == "80"
+    pulled = by_start["%aca_pull buckets"].outputs[-1]["data"]["text/plain"]
+    assert pulled == "{'low': [3, 4, 5, 9, 2, 6], 'high': [5, 9, 6]}"
+    assert local_pool.token not in json.dumps(nb)
