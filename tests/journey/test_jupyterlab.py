@@ -1,0 +1,208 @@
+"""JupyterLab on 127.0.0.1, driven by a real headless Chromium (Playwright with
+Debian's ``chromium``): pick "Python (remote session)" in the launcher, run cells,
+see their text and image outputs in the page. A screenshot is kept under
+test-artifacts/.
+
+The browser is required: without /usr/bin/chromium this test fails (``.ci/run``
+installs it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from .conftest import ARTIFACTS, clean_env, jupyter_dirs
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: Milliseconds for one step in the page (first cells start the kernel and a session).
+STEP_MS = 60_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LabServer:
+    def __init__(self, url: str, token: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.url, self.token, self.proc, self.log = url, token, proc, log
+
+
+def wait_until_up(server: LabServer, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            pytest.fail(f"JupyterLab exited: {server.log.read_text()[-2000:]}")
+        try:
+            r = httpx.get(f"{server.url}/api/status", params={"token": server.token}, timeout=2)
+            if r.status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"JupyterLab did not start: {server.log.read_text()[-2000:]}")
+
+
+def stop(server: LabServer) -> list[int]:
+    """Stop the server (it shuts its kernels down); return pids it left running."""
+    try:
+        children = psutil.Process(server.proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    server.proc.send_signal(signal.SIGTERM)
+    try:
+        server.proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait()
+    _, alive = psutil.wait_procs(children, timeout=10)
+    for proc in alive:
+        proc.kill()
+    return [p.pid for p in alive]
+
+
+@pytest.fixture
+def lab(spec_prefix: Path, local_pool: Any, tmp_path: Path) -> Iterator[LabServer]:
+    """JupyterLab with the kernelspec found through JUPYTER_PATH and the test pool in
+    its environment (its kernels inherit it)."""
+    home = tmp_path / "jupyter"
+    env = clean_env(local_pool, **jupyter_dirs(home, spec_prefix))
+    # No news or update checks: the page makes no request outside the loopback server.
+    labconfig = home / "config" / "labconfig"
+    labconfig.mkdir(parents=True)
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    port, token = free_port(), secrets.token_hex(16)
+    log = tmp_path / "jupyterlab.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                "--ip=127.0.0.1",
+                f"--port={port}",
+                "--port-retries=0",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={root}",
+                f"--LabApp.user_settings_dir={tmp_path / 'lab-settings'}",
+                f"--LabApp.workspaces_dir={tmp_path / 'lab-workspaces'}",
+                # Nothing asks PyPI or jupyter.org (extension manager, news, updates).
+                "--LabApp.extension_manager=readonly",
+                "--LabApp.news_url=None",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = LabServer(f"http://127.0.0.1:{port}", token, proc, log)
+    try:
+        wait_until_up(server, time.monotonic() + 90)
+        yield server
+    finally:
+        leftovers = stop(server)
+        assert leftovers == [], f"JupyterLab left processes running: {leftovers}"
+
+
+def run_cell(page: Any, code: str) -> None:
+    """Type ``code`` into the active cell and run it with Shift+Enter."""
+    editor = page.locator(".jp-Notebook .jp-Cell.jp-mod-active .cm-content")
+    editor.click()
+    page.keyboard.type(code)
+    page.keyboard.press("Shift+Enter")
+
+
+def session_ids(pool: Any) -> set[str]:
+    from remote_kernel.client import SessionPoolClient
+
+    with SessionPoolClient(pool.url, token=pool.token) as client:
+        return {s.identifier for s in client.list_sessions()}
+
+
+def test_jupyterlab_runs_cells_on_the_remote_kernel(lab: LabServer, local_pool: Any) -> None:
+    assert CHROMIUM.exists(), (
+        "Debian's chromium is required for this test: apt-get install -y chromium"
+    )
+    from playwright.sync_api import expect, sync_playwright
+
+    sessions_before = session_ids(local_pool)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "jupyterlab-remote-kernel.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(STEP_MS)
+            page.goto(f"{lab.url}/lab?token={lab.token}")
+
+            # The launcher lists the remote kernel; picking it makes a notebook on it.
+            card = page.locator(
+                '.jp-LauncherCard[data-category="Notebook"][title="Python (remote session)"]'
+            )
+            expect(card).to_be_visible()
+            card.click()
+            expect(page.locator(".jp-Notebook")).to_be_visible()
+            kernel_name = page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName")
+            expect(kernel_name).to_have_text("Python (remote session)")
+
+            run_cell(page, 'print("hello from", "the remote session", 6 * 7)')
+            outputs = page.locator(".jp-OutputArea-output")
+            expect(outputs.filter(has_text="hello from the remote session 42")).to_have_count(1)
+
+            run_cell(
+                page,
+                "import matplotlib.pyplot as plt; "
+                "plt.plot([1, 4, 9, 16], marker='o'); plt.title('drawn remotely'); plt.show()",
+            )
+            image = page.locator(".jp-OutputArea-output img")
+            expect(image).to_have_count(1)
+            expect(image).to_have_attribute("src", _starts_with_png())
+            width = image.evaluate("img => img.naturalWidth")
+            assert width > 200
+
+            # Execution counts came back for both cells: the kernel answered, not just IOPub.
+            prompts = page.locator(".jp-InputArea-prompt").all_inner_texts()
+            assert "[1]:" in prompts and "[2]:" in prompts, prompts
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000
+    # The cells went through the pool: the kernel opened a session of its own there.
+    assert len(session_ids(local_pool) - sessions_before) == 1
+
+
+def _starts_with_png() -> Any:
+    return re.compile(r"^data:image/png;base64,")
