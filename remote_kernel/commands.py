@@ -232,6 +232,8 @@ def parse_line(line: str) -> tuple[str, bool, list[str]]:
         args = shlex.split(rest, posix=os.name != "nt")
     except ValueError as exc:
         raise ConfigurationError(f"%{name}: cannot parse the arguments ({exc}).") from None
+    if os.name == "nt":  # non-POSIX shlex keeps backslashes, and the quotes too
+        args = [a[1:-1] if len(a) > 1 and a[0] == a[-1] and a[0] in "'\"" else a for a in args]
     wants_help = bool(question) or any(a in ("-h", "--help") for a in args)
     return name, wants_help, args
 

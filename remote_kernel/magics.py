@@ -20,10 +20,10 @@ import sys
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import publish_display_data
-from traitlets import Int
+from traitlets import Int, observe
 
 from remote_kernel import variables
 from remote_kernel.client.models import ExecutionResult
@@ -128,6 +128,19 @@ class AcaMagics(Magics, PoolSettings):
             max_variable_size=self.max_variable_size,
         )
 
+    @observe("progress_threshold", "max_variable_size")
+    def _limits_changed(self, change: Any) -> None:
+        commands = getattr(self, "commands", None)  # None while the config loads
+        if commands is not None:
+            setattr(commands, change["name"], int(change["new"]))
+
+    @observe("pool_endpoint", "api_version", "auth", "token", "connect_timeout")
+    def _connection_changed(self, change: Any) -> None:
+        """``%config AcaMagics.pool_endpoint = ...`` takes effect on the next call."""
+        remote = getattr(self, "remote", None)
+        if remote is not None and change["old"] != change["new"]:
+            remote.reconfigure()
+
     # ----------------------------------------------------------------- %%aca
     @magic_arguments()
     @argument(
@@ -150,6 +163,7 @@ class AcaMagics(Magics, PoolSettings):
         help="Store the value of the cell's last expression in the local variable NAME (pickled).",
     )
     @line_cell_magic
+    @no_var_expand  # `%aca f"{x}"` is remote code: IPython must not expand {x} / $x locally
     def aca(self, line: str, cell: str | None = None) -> Any:
         """Run code in the remote session (Azure Container Apps dynamic session or local pool).
 

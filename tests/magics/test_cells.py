@@ -55,6 +55,9 @@ def test_line_magic_returns_the_value(shell):
     assert shell.ns["r"] == ({1, 2}, {3: (4,)})
     assert shell.run("o = %aca object()").success  # no literal: the remote display
     assert isinstance(shell.ns["o"], RemoteValue) and repr(shell.ns["o"]).startswith("<object")
+    shell.ns["local_only"] = "LOCAL"
+    assert shell.run('t = %aca f"{1 + 1}-$local_only"').success  # remote code: not expanded here
+    assert shell.ns["t"] == "2-$local_only"
     assert shell.run("none = %aca x_unused = 1").success
     assert shell.ns["none"] is None
 

@@ -132,3 +132,18 @@ def test_config_endpoint_change_rebuilds_the_client(shell, local_pool):
     assert shell.run(f"%aca_config endpoint={local_pool.url}/").success
     assert rs.endpoint == local_pool.url
     assert shell.run("%aca 1").result.result == 1
+
+
+def test_traitlets_config_changes_apply(shell, local_pool, tmp_path):
+    """`%config AcaMagics.x = ...` works like %aca_config for the settings it shares."""
+    (tmp_path / "f.bin").write_bytes(b"y" * 5000)
+    try:
+        assert shell.run("%config AcaMagics.progress_threshold = 1000").success
+        assert shell.magics.commands.progress_threshold == 1000
+        assert "100%" in shell.run(f"%aca_upload {tmp_path}/f.bin").stderr
+        assert shell.run("%config AcaMagics.pool_endpoint = 'http://127.0.0.1:9'").success
+        assert not shell.run("%aca 1").success
+    finally:
+        shell.run(f"%config AcaMagics.pool_endpoint = '{local_pool.url}'")
+        shell.run("%config AcaMagics.progress_threshold = 8388608")
+    assert shell.run("%aca 1").result.result == 1
