@@ -147,3 +147,18 @@ def test_traitlets_config_changes_apply(shell, local_pool, tmp_path):
         shell.run(f"%config AcaMagics.pool_endpoint = '{local_pool.url}'")
         shell.run("%config AcaMagics.progress_threshold = 8388608")
     assert shell.run("%aca 1").result.result == 1
+
+
+def test_reload_extension_deletes_its_session_and_starts_clean(shell):
+    assert shell.run("%%aca\nbefore_reload = 1").success
+    old = shell.magics
+    old_session = old.remote.session_id
+    assert shell.run("%reload_ext remote_kernel").success
+    assert shell.magics is not old and shell.magics.remote.session_id != old_session
+    assert old_session not in pool_sessions(shell)  # created and used here: deleted on unload
+    assert shell.run("%aca 'before_reload' in globals()").result.result is False
+    assert shell.run("%unload_ext remote_kernel").success
+    assert "aca" not in shell.ip.magics_manager.magics["cell"]
+    assert not shell.run("%aca_files").success  # gone
+    assert shell.run("%load_ext remote_kernel").success
+    assert shell.run("%aca 2").result.result == 2
