@@ -24,7 +24,7 @@ from typing import IO
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from remote_kernel.server.shapes import ApiError
 
@@ -260,3 +260,5 @@ async def _feed(
             multipart.finalize()
     except FormParserError as exc:
         raise ApiError(400, "InvalidRequestBody", f"Malformed multipart body: {exc}") from None
+    except ClientDisconnect:
+        raise ApiError(400, "ClientDisconnected", "The client went away mid-upload.") from None

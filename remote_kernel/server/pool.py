@@ -215,11 +215,17 @@ class SessionPool:
         self._creating[identifier] = future
         try:
             runtime, directory = await self._take_runtime()
+            if self._closed:  # close() already took its list of sessions
+                await self._discard(runtime, directory)
+                raise ApiError(503, "PoolShuttingDown", "The local pool is shutting down.")
             session = Session(identifier, runtime, directory)
             self._sessions[identifier] = session
             future.set_result(session)
         except BaseException as exc:
-            future.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
             raise
         finally:
             del self._creating[identifier]
@@ -234,11 +240,15 @@ class SessionPool:
         await self._destroy(session)
         return True
 
-    async def _destroy(self, session: Session) -> None:
-        """Forget the session, stop its runtime, remove its files."""
+    def _detach(self, session: Session) -> None:
+        """Forget the session at once: no request can reach it after this."""
         session.closed = True
         if self._sessions.get(session.identifier) is session:
             del self._sessions[session.identifier]
+
+    async def _destroy(self, session: Session) -> None:
+        """Forget the session, stop its runtime, remove its files."""
+        self._detach(session)
         await self._discard(session.runtime, session.directory)
 
     async def _discard(self, runtime: SessionRuntime, directory: Path) -> None:
@@ -272,6 +282,8 @@ class SessionPool:
         return directory
 
     async def _start_runtime(self) -> tuple[SessionRuntime, Path]:
+        if self._closed:
+            raise ApiError(503, "PoolShuttingDown", "The local pool is shutting down.")
         directory = self._new_area()
         runtime = self.runtime_factory(self.root / "state")
         try:
@@ -325,6 +337,7 @@ class SessionPool:
         expired = [s for s in self.sessions() if s.busy == 0 and now - s.last_used >= self.cooldown]
         for session in expired:
             log.info("session %s expired after %g s idle", session.identifier, self.cooldown)
+            self._detach(session)
         await asyncio.gather(*(self._destroy(s) for s in expired), return_exceptions=True)
         dead = [(rt, d) for rt, d in self._warm if not rt.is_alive()]
         for spare in dead:

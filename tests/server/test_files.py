@@ -199,3 +199,28 @@ def test_folder_is_not_downloadable(api: Api, sid: str) -> None:
     assert response.status_code == 400 and error_code(response) == "IsADirectory"
     assert api.request("DELETE", "/files/folder", sid).status_code == 204
     assert _names(api, sid) == []
+
+
+def test_an_upload_cut_short_leaves_no_file(api: Api, sid: str) -> None:
+    import socket
+    import urllib.parse
+
+    api.run(sid, "1")  # the session exists before the broken upload
+    url = httpx.URL(api.pool.url)
+    query = urllib.parse.urlencode({"api-version": GEN2, "identifier": sid})
+    head = (
+        f"POST /files?{query} HTTP/1.1\r\nHost: {url.host}\r\n"
+        f"Authorization: {api.http.headers['Authorization']}\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 10000000\r\n\r\n"
+        '--b\r\nContent-Disposition: form-data; name="file"; filename="cut.bin"\r\n\r\n'
+    ).encode()
+    with socket.create_connection((url.host, url.port)) as sock:
+        sock.sendall(head + b"\1" * 100_000)
+    leftovers = (
+        "import os, time\n"
+        + "\n".join(
+            ["for _ in range(100):", "    if not os.listdir('.'): break", "    time.sleep(0.05)"]
+        )
+        + "\nos.listdir('.')"
+    )
+    assert api.value(sid, leftovers) == []
