@@ -270,19 +270,30 @@ class RemoteKernel(Kernel, PoolSettings):
         return sink.error_reply()
 
     async def _interrupted(self, sink: KernelSink, execution_id: str | None) -> dict[str, Any]:
-        if execution_id is not None and self._ready and not await self._cancel_remote(execution_id):
-            sink.stream("stderr", CANNOT_CANCEL)
+        """One KeyboardInterrupt error; the remote run is cancelled where the pool can.
+
+        After a cancel, the run's own record (output printed before the interrupt, the
+        remote traceback) is shown when the pool returns it within the budget.
+        """
+        if execution_id is not None and self._ready:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + CANCEL_BUDGET
+            if await self._cancel_remote(execution_id, deadline):
+                result = await self._finished_run(execution_id, deadline)
+                if result is not None:
+                    return self._render(result, sink)
+            else:
+                sink.stream("stderr", CANNOT_CANCEL)
         sink.error("KeyboardInterrupt", "", ["KeyboardInterrupt: the cell was interrupted"])
         return sink.error_reply()
 
-    async def _cancel_remote(self, execution_id: str) -> bool:
-        """Ask the pool to cancel ``execution_id`` within CANCEL_BUDGET; False if it cannot.
+    async def _cancel_remote(self, execution_id: str, deadline: float) -> bool:
+        """Ask the pool to cancel ``execution_id`` before ``deadline``; False if it cannot.
 
         A pool that can cancel may not know the run yet (the interrupt beat the request
         there), so a "no such execution" answer is retried for a short while.
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + CANCEL_BUDGET
         retry_until = loop.time() + CANCEL_RETRY_WINDOW
         while True:
             try:
@@ -295,22 +306,18 @@ class RemoteKernel(Kernel, PoolSettings):
                 return bool(cancelled)
             await asyncio.sleep(0.05)
 
-    async def _run_pager(self, name: str, detail: int, sink: KernelSink) -> dict[str, Any]:
-        """``name?``: the remote inspection, shown in the front-end's pager."""
-        remote = await self._remote_ready()
-        code = introspect.inspect_name_code(name, detail)
-        result = await remote.aexecute(code, execution_id=str(uuid.uuid4()))
-        self._take_notices(result)
-        self._show_notices(sink)
+    async def _finished_run(self, execution_id: str, deadline: float) -> ExecutionResult | None:
+        """The cancelled run's final record, if the pool has it before ``deadline``."""
+        remote = self.remote
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return None
         try:
-            reply = introspect.inspection_reply(result.stdout) if result.ok else None
-        except ValueError:
-            reply = None
-        if not reply or not reply["found"]:
-            sink.stream("stdout", f"Object `{name}` not found.\n")
-            return self._ok_reply()
-        page = {"source": "page", "data": reply["data"], "start": 0}
-        return {**self._ok_reply(), "payload": [page]}
+            call = remote.aclient.get_execution(execution_id, session=remote.session_id)
+            result = await asyncio.wait_for(call, remaining)
+        except (asyncio.TimeoutError, RemoteKernelError):
+            return None
+        return result if result.finished else None
 
     # --------------------------------------------------------------- commands
 

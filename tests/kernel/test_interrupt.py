@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,6 +67,22 @@ def test_interrupt_ends_the_cell_and_keeps_state(
     assert reply["content"]["status"] == "ok"
     assert outputs[-1]["content"]["data"]["text/plain"] == "'kept'"
     assert time.monotonic() - started < 10  # the remote sleep was cancelled, not waited out
+
+
+def test_interrupted_cell_keeps_what_it_printed(
+    mode_kernel: tuple[KernelManager, BlockingKernelClient],
+) -> None:
+    km, kc = mode_kernel
+    code = "import time\nprint('started')\ntime.sleep(30)"
+    reply, outputs, elapsed = interrupt_running_cell(km, kc, code)
+    assert elapsed < 3.0, elapsed
+    assert kinds(outputs) == ["stream", "error"]
+    assert stream_text(outputs) == "started\n"
+    assert outputs[1]["content"]["ename"] == "KeyboardInterrupt"
+    assert "time.sleep(30)" in re.sub(
+        r"\x1b\[[0-9;]*m", "", "".join(outputs[1]["content"]["traceback"])
+    )
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
 
 
 def test_interrupt_between_cells_is_harmless(
