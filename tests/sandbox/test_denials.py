@@ -112,3 +112,14 @@ async def test_environment_is_not_the_hosts(shared_sandbox, monkeypatch):
     _fails(outcome, "JsException", "NotCapable", "env access")
     outcome = await run(shared_sandbox, "import js\njs.Deno.env.toObject()")
     _fails(outcome, "JsException", "NotCapable", "env access")
+
+
+async def test_symlinks_out_of_the_session_are_refused(shared_sandbox):
+    outcome = await run(shared_sandbox, "import os\nos.symlink('/etc/passwd', 'link')")
+    _fails(outcome, "PermissionError", "Permission denied")
+    assert not (shared_sandbox.workdir / "link").exists()
+    assert not (shared_sandbox.workdir / "link").is_symlink()
+
+
+async def test_host_filesystem_queries_are_refused(shared_sandbox):
+    _fails(await run(shared_sandbox, "import os\nos.statvfs('.')"), "PermissionError")

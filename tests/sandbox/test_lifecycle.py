@@ -124,6 +124,19 @@ async def test_dead_process_is_restarted_and_reported(sandbox_prepared, tmp_path
         await runtime.shutdown()
 
 
+async def test_a_fatal_pyodide_error_restarts_the_session_and_says_so(sandbox_prepared, tmp_path):
+    """C code reaching a denied host call (here libc's system()) aborts Pyodide itself."""
+    runtime = await start_runtime(tmp_path)
+    try:
+        await run(runtime, "doomed = 1")
+        outcome = await run(runtime, "import ctypes\nctypes.CDLL(None).system(b'id')")
+        assert outcome.state_lost and outcome.error["ename"] == "SandboxCrashed"
+        assert "variables are gone" in outcome.error["evalue"]
+        assert result_text(await run(runtime, "'doomed' in globals()")) == "False"
+    finally:
+        await runtime.shutdown()
+
+
 async def test_new_session_sees_no_host_environment(sandbox_prepared, tmp_path, monkeypatch):
     monkeypatch.setenv("RK_SANDBOX_FRESH_SECRET", "fresh-secret-91c2")
     runtime = await start_runtime(tmp_path)

@@ -278,8 +278,20 @@ class SandboxRuntime(SessionRuntime):
             log.debug("sandbox stderr: %s", text)
 
     def _diagnostics(self) -> str:
-        tail = [line for line in self._stderr_tail if line.strip()]
-        return " / ".join(tail[-5:])[-1500:] or "no diagnostics"
+        """The telling line of Deno's last words (not its stack frames), for error messages."""
+        lines = [
+            line.strip()
+            for entry in self._stderr_tail
+            for line in str(entry).splitlines()
+            if line.strip() and not line.strip().startswith(("at ", "{", "}", "pyodide_fatal"))
+        ]
+        telling = [
+            line
+            for line in lines
+            if any(word in line for word in ("NotCapable", "Error", "memory", "error:"))
+        ]
+        chosen = (telling or lines or ["no diagnostics"])[-1]
+        return chosen[:400]
 
     # ------------------------------------------------------------ execution
 

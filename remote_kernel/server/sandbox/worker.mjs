@@ -63,6 +63,25 @@ function takeOutput() {
   return taken;
 }
 
+/**
+ * A file operation Deno refuses (symlink, statfs...) throws NotCapable, which
+ * Emscripten's NODEFS would turn into a fatal Pyodide error: make it EACCES,
+ * so the cell gets a PermissionError and the session lives on.
+ */
+function guardNodefs(py) {
+  const nodefs = py.FS.filesystems.NODEFS;
+  const original = nodefs.tryFSOperation;
+  const EACCES = py.ERRNO_CODES?.EACCES ?? 2;
+  nodefs.tryFSOperation = function (operation) {
+    try {
+      return original.call(this, operation);
+    } catch (error) {
+      if (error && error.name === "NotCapable") throw new py.FS.ErrnoError(EACCES);
+      throw error;
+    }
+  };
+}
+
 async function init(message) {
   started = performance.now();
   pyodide = await load(message.snapshot);
@@ -70,6 +89,7 @@ async function init(message) {
   pyodide.setStdout(collector("stdout"));
   pyodide.setStderr(collector("stderr"));
   pyodide.setStdin({ error: true });
+  guardNodefs(pyodide);
   if (message.mount) {
     pyodide.FS.mkdirTree("/mnt/data");
     pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: message.mount }, "/mnt/data");
