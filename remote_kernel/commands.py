@@ -202,7 +202,7 @@ _CONFIG_ALIASES = {
     "session": "session_id",
     "timeout": "execution_timeout",
 }
-_REBUILD_KEYS = {"pool_endpoint", "api_version", "auth", "connect_timeout"}
+_REBUILD_KEYS = {"pool_endpoint", "api_version", "auth", "connect_timeout", "execution_timeout"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -424,7 +424,7 @@ class AcaCommands:
             variables.check_names([output_name], "-o")
             self._require_namespace("-o NAME")
             code = variables.last_expression_code(code)
-        timeout = _check_timeout(timeout)
+        timeout = _check_timeout(timeout) or self.session.settings.execution_timeout
         with self._in_session(session):
             result = self._execute(code, timeout)
             outputs = [o for o in result.outputs if is_notice(o)] if quiet else result.outputs

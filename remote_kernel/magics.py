@@ -134,7 +134,9 @@ class AcaMagics(Magics, PoolSettings):
         if commands is not None:
             setattr(commands, change["name"], int(change["new"]))
 
-    @observe("pool_endpoint", "api_version", "auth", "token", "connect_timeout")
+    @observe(
+        "pool_endpoint", "api_version", "auth", "token", "connect_timeout", "execution_timeout"
+    )
     def _connection_changed(self, change: Any) -> None:
         """``%config AcaMagics.pool_endpoint = ...`` takes effect on the next call."""
         remote = getattr(self, "remote", None)

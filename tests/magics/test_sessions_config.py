@@ -96,6 +96,10 @@ def test_config_sets_values_and_validates(shell, local_pool):
     assert rs.client is not old_client  # rebuilt for the new api-version
     assert rs.client.protocol.api_version == "2025-02-02-preview"
     assert shell.run("%aca 6 * 7").result.result == 42
+    assert shell.run("%aca_config execution_timeout=1").success
+    ran = shell.run("%%aca\nimport time\ntime.sleep(20)")
+    assert ran.error.ename in ("TimeoutError", "KeyboardInterrupt"), ran.text
+    assert shell.run("%aca_config execution_timeout=220").success
     assert shell.run(f"%aca_config api_version={rs.settings.api_version}").success
 
     assert shell.run("%aca_config max_variable_size=5MiB").success
