@@ -173,8 +173,9 @@ class AcaMagics(Magics, PoolSettings):
         every display() show here, the last value shows as Out[n], and a remote
         exception shows the remote traceback and fails the cell.
 
-        ``%aca CODE`` runs one line and returns its value (the JSON value, or the
-        remote display when it has none), e.g. ``n = %aca len(df)``.
+        ``%aca CODE`` runs one line and returns its value, e.g. ``n = %aca len(df)``:
+        rebuilt exactly when its display is a Python literal, else the pool's JSON
+        value, else the remote display. Use ``%%aca -o NAME`` for any picklable object.
 
         See also: %aca_help (every %aca_* command), %aca_config (settings).
         """
