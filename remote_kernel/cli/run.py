@@ -13,6 +13,7 @@ works on a fresh machine before ``remote-kernel install`` was ever run.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -85,17 +86,27 @@ def default_output(notebook: Path) -> Path:
 
 def read_notebook(path: Path) -> Any:
     """The notebook at ``path``; ValueError with a one-line reason when it is not one."""
-    import nbformat
-
     if not path.exists():
         raise ValueError(f"no such notebook: {path}")
     if not path.is_file():
         raise ValueError(f"not a file: {path}")
+    # Plain JSON first: cheap, and a clearer reason than nbformat's for most bad files.
     try:
-        nb = nbformat.read(str(path), as_version=4)
+        data = json.loads(path.read_bytes())
     except UnicodeDecodeError:
         raise ValueError(f"{path} is not a notebook (not UTF-8 text)") from None
-    except Exception as exc:  # JSON errors, nbformat reader errors, OS errors
+    except ValueError as exc:
+        raise ValueError(f"{path} is not a notebook (invalid JSON: {exc})") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise ValueError(f"{path} is not a notebook (no list of cells)")
+
+    import nbformat
+
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:  # nbformat reader and conversion errors
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"{path} is not a notebook ({reason})") from None
     if not isinstance(nb.get("cells"), list):
