@@ -19,7 +19,7 @@ from remote_kernel.identifiers import new_identifier, validate_identifier
 LOCAL_POOL_NOTICE = (
     "Note: no pool endpoint is configured, so cells run in the embedded local session pool "
     "on this machine (local processes, not Azure's sandboxes). To run in Azure, set "
-    "ACA_POOL_ENDPOINT (or c.RemoteKernel.pool_endpoint / %aca_config pool_endpoint=...).\n"
+    "ACA_POOL_ENDPOINT (or c.PoolSettings.pool_endpoint, or %aca_config pool_endpoint=...).\n"
 )
 LOST_STATE_NOTICE = (
     "Warning: the remote session {session!r} was recycled (idle past the pool's cooldown, "
@@ -69,7 +69,9 @@ class RemoteSession:
         from remote_kernel.server import start_local_pool
 
         self._pool = start_local_pool(
-            token=secrets.token_urlsafe(24), sandbox=self.settings.local_pool_sandbox
+            token=secrets.token_urlsafe(24),
+            sandbox=self.settings.local_pool_sandbox,
+            session_python=self.settings.local_pool_session_python or None,
         )
         self._notices.append(LOCAL_POOL_NOTICE)
         return self._pool.url
