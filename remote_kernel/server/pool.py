@@ -191,6 +191,12 @@ class SessionPool:
         if self._closed:
             raise ApiError(503, "PoolShuttingDown", "The local pool is shutting down.")
         session = self.get(identifier)
+        if session is not None and session.busy == 0 and not session.runtime.is_alive():
+            # Its interpreter died between calls (killed, out of memory): like an
+            # expired session, the caller gets a fresh one and is told so.
+            log.warning("session %s lost its interpreter while idle", identifier)
+            await self._destroy(session)
+            session = None
         if session is not None:
             session.touch()
             return session, False

@@ -7,6 +7,7 @@ import base64
 import time
 
 import httpx
+import psutil
 import pytest
 from server_helpers import GEN1, GEN2, Api, error_code
 
@@ -354,3 +355,17 @@ def test_input_fails_instead_of_hanging(api: Api, shared_sid: str) -> None:
     body = api.run(shared_sid, "input('name? ')", timeoutInSeconds=10)
     assert body["status"] == "Failed"
     assert body["result"]["error"]["ename"] == "StdinNotImplementedError"
+
+
+def test_interpreter_killed_between_calls_gives_a_fresh_session(api: Api, sid: str) -> None:
+    import os
+    import signal
+
+    pid = api.value(sid, "import os\nbefore = 1\nos.getpid()")
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    result = api.run(sid, "'before' in globals()")["result"]
+    assert result["sessionCreated"] is True and result["executionResult"] is False
