@@ -106,6 +106,11 @@ class PoolSettings(Configurable):
         help="Run the embedded local pool's sessions in Pyodide under Deno (a sandbox).",
     ).tag(config=True)
 
+    local_pool_session_python = Unicode(
+        help="Python interpreter (with ipykernel) the embedded local pool's sessions run, "
+        "so they have its packages. Empty: the interpreter running the kernel or IPython.",
+    ).tag(config=True)
+
     @default("pool_endpoint")
     def _default_endpoint(self) -> str:
         return env_first(ENDPOINT_ENV).rstrip("/")

@@ -96,6 +96,20 @@ def register(subparsers: Any) -> None:
         help="Run sessions in Pyodide under Deno (a sandbox) instead of IPython kernels.",
     )
     parser.add_argument(
+        "--session-python",
+        metavar="PATH",
+        default=None,
+        help="Python interpreter the sessions run (it needs ipykernel; default: the one "
+        "running this command). Choose it to choose the sessions' packages.",
+    )
+    parser.add_argument(
+        "--no-mnt-data",
+        dest="mnt_data",
+        action="store_false",
+        help="Do not give sessions a private /mnt/data mount (Linux user namespaces); "
+        "their files are then only their working directory. Env: REMOTE_KERNEL_NO_MNT_DATA=1.",
+    )
+    parser.add_argument(
         "--allow-insecure-remote",
         action="store_true",
         help="Allow a non-loopback --host without a token (anyone reaching it can run code).",
@@ -107,6 +121,13 @@ def register(subparsers: Any) -> None:
         help="Server log level (default warning; debug adds an access log).",
     )
     parser.set_defaults(func=run)
+
+
+def _mnt_data_line(enabled: bool) -> str:
+    from remote_kernel.server import mnt_data
+
+    support = mnt_data.support(enabled)
+    return support.describe() if support.available else f"Warning: {support.describe()}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,11 +151,15 @@ def run(args: argparse.Namespace) -> int:
             max_upload_mb=args.max_upload_mb,
             allow_insecure_remote=args.allow_insecure_remote,
             log_level=args.log_level,
+            session_python=args.session_python,
+            mnt_data=args.mnt_data,
         )
         try:
             print(f"Pool endpoint: {pool.url}", flush=True)
             auth = "a bearer token is required" if token else "no token (loopback only)"
             print(f"Sessions: at most {args.max_sessions}, {auth}. Ctrl-C stops.", file=sys.stderr)
+            if not args.sandbox:
+                print(_mnt_data_line(args.mnt_data), file=sys.stderr, flush=True)
             while not stop.wait(0.5):
                 pass
         finally:

@@ -13,7 +13,10 @@ import asyncio
 import atexit
 import contextlib
 import logging
+import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -43,12 +46,20 @@ class _ThreadServer(uvicorn.Server):
         pass
 
 
-def runtime_factory_for(sandbox: bool) -> RuntimeFactory:
+def runtime_factory_for(
+    sandbox: bool, *, session_python: str | None = None, mnt_data: bool = True
+) -> RuntimeFactory:
     """IPython kernels by default; Pyodide under Deno with ``sandbox=True``."""
     if not sandbox:
         from remote_kernel.server.ipython_runtime import ipython_runtime_factory
 
-        return ipython_runtime_factory()
+        python = check_session_python(session_python) if session_python else None
+        return ipython_runtime_factory(python=python, mnt_data=mnt_data)
+    if session_python:
+        raise ConfigurationError(
+            "A session interpreter applies to IPython sessions, not to the sandbox "
+            "(Pyodide brings its own Python)."
+        )
     try:
         from remote_kernel.server.sandbox import SandboxRuntime
     except ImportError as exc:
@@ -57,6 +68,29 @@ def runtime_factory_for(sandbox: bool) -> RuntimeFactory:
             fix="Install the sandbox extra: pip install 'aca-remote-kernel[sandbox]'.",
         ) from exc
     return lambda state_dir: SandboxRuntime()
+
+
+def check_session_python(python: str) -> str:
+    """The absolute path of a usable session interpreter (one with ipykernel), or a clear error."""
+    found = shutil.which(python)
+    if found is None:
+        raise ConfigurationError(
+            f"Session interpreter {python!r} not found or not executable.",
+            fix="Pass the path of a Python interpreter (e.g. /path/to/venv/bin/python).",
+        )
+    # Not resolved further: a venv's python is a symlink whose target knows no venv.
+    path = os.path.abspath(found)
+    probe = "import importlib.util as u, sys; sys.exit(u.find_spec('ipykernel') is None)"
+    try:
+        done = subprocess.run([path, "-c", probe], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigurationError(f"Session interpreter {path} does not run ({exc}).") from exc
+    if done.returncode != 0:
+        raise ConfigurationError(
+            f"Session interpreter {path} cannot import ipykernel.",
+            fix=f"Install it there: {path} -m pip install ipykernel",
+        )
+    return path
 
 
 def check_bind(host: str, token: str | None, allow_insecure_remote: bool) -> None:
@@ -175,20 +209,26 @@ def start_local_pool(
     log_level: str = "warning",
     startup_timeout: float = 60.0,
     runtime_factory: RuntimeFactory | None = None,
+    session_python: str | None = None,
+    mnt_data: bool = True,
 ) -> LocalPool:
     """Start a local pool in a daemon thread; returns once it accepts connections.
 
     ``token=None`` serves without authentication (refused off loopback unless
     ``allow_insecure_remote``). ``root=None`` keeps the sessions' files in a
     temporary directory removed at stop. ``runtime_factory`` overrides the
-    runtime ``sandbox`` selects.
+    runtime ``sandbox`` selects. ``session_python`` is the sessions' interpreter
+    (default: this one); ``mnt_data=False`` gives sessions their file area as the
+    working directory only, without a private ``/mnt/data`` mount.
     """
     check_bind(host, token, allow_insecure_remote)
     if max_sessions < 1 or cooldown <= 0 or prewarm < 0 or max_upload_mb <= 0:
         raise ConfigurationError(
             "max_sessions must be >= 1, cooldown > 0, prewarm >= 0 and max_upload_mb > 0."
         )
-    factory = runtime_factory or runtime_factory_for(sandbox)
+    factory = runtime_factory or runtime_factory_for(
+        sandbox, session_python=session_python, mnt_data=mnt_data
+    )
     pool = SessionPool(
         factory,
         root=Path(root) if root is not None else None,

@@ -27,6 +27,7 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
 from remote_kernel.config import TOKEN_ENV
+from remote_kernel.server import mnt_data as mnt_data_mod
 from remote_kernel.server.outputs import OutputCollector
 from remote_kernel.server.runtime import RunOutcome, RuntimeFactory, SessionRuntime
 
@@ -44,28 +45,33 @@ _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 _context: zmq.asyncio.Context | None = None
 
 
-def kernel_command(workdir: Path) -> list[str]:
+def kernel_command(
+    workdir: Path, *, python: str | None = None, mnt_data: bool = False
+) -> list[str]:
     """The command that starts one session's kernel, ``{connection_file}`` left to fill.
 
-    The single place a session's process is defined: making ``/mnt/data`` a
-    real per-session mount (issue 9) wraps this command.
+    The single place a session's process is defined. ``python`` is the session's
+    interpreter (default: the pool's own); with ``mnt_data`` the kernel starts in
+    a private mount namespace where ``workdir`` is ``/mnt/data`` (see ``mnt_data``).
     """
-    del workdir  # the kernel's cwd is set by the launcher; kept for a mount wrapper
-    return [
-        sys.executable,
-        "-m",
-        "ipykernel_launcher",
-        "-f",
-        "{connection_file}",
-        "--HistoryManager.enabled=False",
-    ]
+    python = python or sys.executable
+    args = ["-f", "{connection_file}", "--HistoryManager.enabled=False"]
+    if mnt_data:
+        return mnt_data_mod.module_command(python, "ipykernel_launcher", args, workdir)
+    return [python, "-m", "ipykernel_launcher", *args]
 
 
-def kernel_env() -> dict[str, str]:
-    """The server's environment minus its secrets, with inline figures forced on."""
+def kernel_env(python: str | None = None) -> dict[str, str]:
+    """The server's environment minus its secrets, with inline figures forced on.
+
+    A chosen session interpreter's folder goes first on PATH, so ``!pip`` and
+    ``!python`` in a cell mean that environment's.
+    """
     env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_ENV}
     env["MPLBACKEND"] = _INLINE_BACKEND
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    if python:
+        env["PATH"] = os.pathsep.join(filter(None, [os.path.dirname(python), env.get("PATH")]))
     return env
 
 
@@ -91,9 +97,18 @@ class _OneSpec(KernelSpecManager):
 class IPythonRuntime(SessionRuntime):
     """A live ``ipykernel`` whose working directory is the session's file area."""
 
-    def __init__(self, state_dir: Path, *, startup_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        startup_timeout: float = 60.0,
+        python: str | None = None,
+        mnt_data: bool = True,
+    ) -> None:
         self._state_dir = state_dir
         self._startup_timeout = startup_timeout
+        self._python = python
+        self._mnt_data = mnt_data
         self._km: AsyncKernelManager | None = None
         self._kc: Any = None
         self._log_path: Path | None = None
@@ -110,8 +125,9 @@ class IPythonRuntime(SessionRuntime):
     async def start(self, workdir: Path) -> None:
         self._state_dir.mkdir(parents=True, exist_ok=True)
         name = f"kernel-{uuid.uuid4().hex}"
+        mounted = self._mnt_data and (await _mnt_data_support(True)).available
         spec = KernelSpec(
-            argv=kernel_command(workdir),
+            argv=kernel_command(workdir, python=self._python, mnt_data=mounted),
             display_name="remote_kernel local session",
             language="python",
             interrupt_mode="signal",
@@ -127,7 +143,10 @@ class IPythonRuntime(SessionRuntime):
         self._log_file = open(self._log_path, "ab")  # noqa: SIM115
         self._km = km
         await km.start_kernel(
-            cwd=str(workdir), env=kernel_env(), stdout=self._log_file, stderr=self._log_file
+            cwd=str(workdir),
+            env=kernel_env(self._python),
+            stdout=self._log_file,
+            stderr=self._log_file,
         )
         try:
             await self._connect()
@@ -352,10 +371,25 @@ def _ms_since(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
-def ipython_runtime_factory(*, startup_timeout: float = 60.0) -> RuntimeFactory:
-    """The default :data:`RuntimeFactory`: one IPython kernel per session."""
+async def _mnt_data_support(enabled: bool) -> mnt_data_mod.MntDataSupport:
+    """The (cached) namespace check, run off the event loop the first time."""
+    if not enabled or mnt_data_mod.disabled_by_env():
+        return mnt_data_mod.support(enabled)
+    return await asyncio.to_thread(mnt_data_mod.support, enabled)
+
+
+def ipython_runtime_factory(
+    *, startup_timeout: float = 60.0, python: str | None = None, mnt_data: bool = True
+) -> RuntimeFactory:
+    """The default :data:`RuntimeFactory`: one IPython kernel per session.
+
+    ``python``: the sessions' interpreter (needs ipykernel; default the pool's).
+    ``mnt_data``: give each session a real ``/mnt/data`` where the OS allows it.
+    """
 
     def make(state_dir: Path) -> SessionRuntime:
-        return IPythonRuntime(state_dir, startup_timeout=startup_timeout)
+        return IPythonRuntime(
+            state_dir, startup_timeout=startup_timeout, python=python, mnt_data=mnt_data
+        )
 
     return make
