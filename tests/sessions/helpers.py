@@ -1,0 +1,82 @@
+"""Raw httpx against a local pool, for the faithful-session tests (real HTTP, no project client)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+
+from remote_kernel.identifiers import new_identifier
+from remote_kernel.server import LocalPool
+
+GEN1 = "2024-02-02-preview"
+GEN2 = "2024-10-02-preview"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class Pool:
+    """One pool's routes with its token; ``run``/``run1`` assert HTTP 200."""
+
+    def __init__(self, pool: LocalPool) -> None:
+        headers = {"Authorization": f"Bearer {pool.token}"} if pool.token else {}
+        self.pool = pool
+        self.http = httpx.Client(base_url=pool.url, headers=headers, timeout=120)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def call(self, method: str, path: str, sid: str, *, version: str = GEN2, **kw: Any):  # type: ignore[no-untyped-def]
+        params = {"api-version": version, "identifier": sid, **kw.pop("params", {})}
+        return self.http.request(method, path, params=params, **kw)
+
+    def run(self, sid: str, code: str, *, version: str = GEN2) -> dict[str, Any]:
+        """Generation 2: the whole body."""
+        response = self.call("POST", "/executions", sid, version=version, json={"code": code})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def run1(self, sid: str, code: str) -> dict[str, Any]:
+        """Generation 1: ``properties``."""
+        body = {"properties": {"codeInputType": "inline", "executionType": "synchronous",
+                               "code": code}}  # fmt: skip
+        response = self.call("POST", "/code/execute", sid, version=GEN1, json=body)
+        assert response.status_code == 200, response.text
+        return response.json()["properties"]
+
+    def ok(self, sid: str, code: str) -> dict[str, Any]:
+        """Generation 2 ``result`` of code that must succeed."""
+        body = self.run(sid, code)
+        assert body["status"] == "Succeeded", body["result"]["stderr"]
+        return body["result"]  # type: ignore[no-any-return]
+
+    def upload(self, sid: str, name: str, data: bytes) -> None:
+        response = self.call("POST", "/files", sid, files={"file": (name, data)})
+        assert response.status_code == 200, response.text
+
+    def download(self, sid: str, name: str, *, version: str = GEN2) -> bytes:
+        path = f"/files/content/{name}" if version == GEN1 else f"/files/{name}/content"
+        response = self.call("GET", path, sid, version=version)
+        assert response.status_code == 200, response.text
+        return response.content
+
+    def names(self, sid: str) -> list[str]:
+        response = self.call("GET", "/files", sid)
+        assert response.status_code == 200, response.text
+        return [entry["name"] for entry in response.json()["value"]]
+
+    def delete(self, sid: str) -> None:
+        self.call("DELETE", "/session", sid)
+
+
+def new_sid() -> str:
+    return new_identifier("mnt")
+
+
+def png_bytes(image: Any) -> bytes:
+    """The PNG inside Azure's image result shape, checked to be one."""
+    assert isinstance(image, dict), image
+    assert image["type"] == "image" and image["format"] == "png", image
+    data = base64.b64decode(image["base64_data"])
+    assert data.startswith(PNG_SIGNATURE)
+    return data
