@@ -14,7 +14,8 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -242,11 +243,7 @@ async def upload_file(request: Request) -> Response:
             request.query_params.get("path"),
             request.app.state.max_upload_bytes,
         )
-    if gen == 2 and len(stored) > 1:
-        return JSONResponse([shapes.gen2_file(p) for p in stored])
-    if gen == 1:
-        return JSONResponse({"value": [shapes.gen1_file(p) for p in stored]})
-    return JSONResponse(shapes.gen2_file(stored[0]))
+    return JSONResponse(shapes.upload_answer(stored, gen))
 
 
 async def list_files(request: Request) -> Response:
@@ -443,10 +440,9 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
 ) -> ASGIApp:
     """The ASGI app serving ``pool``; its lifespan starts and closes the pool."""
-    from contextlib import asynccontextmanager
 
     @asynccontextmanager
-    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await pool.start()
         try:
             yield

@@ -258,9 +258,12 @@ def file_list(paths: list[Path], generation: int) -> dict[str, Any]:
     return {"value": [file_entry(p, generation) for p in paths]}
 
 
-def upload_answer(path: Path, generation: int) -> dict[str, Any]:
-    """Generation 1 answers a list of one; generation 2 the object itself."""
-    return {"value": [gen1_file(path)]} if generation == 1 else gen2_file(path)
+def upload_answer(paths: list[Path], generation: int) -> Any:
+    """Generation 1: ``{"value": [...]}``; generation 2: the object (a list for several)."""
+    if generation == 1:
+        return {"value": [gen1_file(p) for p in paths]}
+    entries = [gen2_file(p) for p in paths]
+    return entries[0] if len(entries) == 1 else entries
 
 
 # -- sessions ----------------------------------------------------------------------------

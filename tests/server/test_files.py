@@ -224,3 +224,11 @@ def test_an_upload_cut_short_leaves_no_file(api: Api, sid: str) -> None:
         + "\nos.listdir('.')"
     )
     assert api.value(sid, leftovers) == []
+
+
+def test_several_files_in_one_upload(api: Api, sid: str) -> None:
+    parts = [("file", ("one.txt", b"1")), ("file", ("two.txt", b"22"))]
+    gen1 = api.request("POST", "/files/upload", sid, version=GEN1, files=parts).json()
+    assert [v["properties"]["size"] for v in gen1["value"]] == [1, 2]
+    gen2 = api.request("POST", "/files", sid, params={"path": "again"}, files=parts).json()
+    assert [entry["name"] for entry in gen2] == ["one.txt", "two.txt"]
