@@ -56,6 +56,17 @@ async def test_cancel_interrupts_with_keyboard_interrupt(shared_sandbox):
     assert result_text(await run(shared_sandbox, "before_cancel")) == "1"
 
 
+async def test_a_caller_that_gives_up_stops_the_cell(shared_sandbox):
+    task = asyncio.create_task(run(shared_sandbox, "import time\ntime.sleep(30)"))
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    started = time.perf_counter()
+    assert result_text(await run(shared_sandbox, "1 + 1", timeout=10)) == "2"
+    assert time.perf_counter() - started < 5
+
+
 async def test_files_move_both_ways_through_mnt_data(shared_sandbox):
     workdir = shared_sandbox.workdir
     (workdir / "uploaded.csv").write_text("a,b\n1,2\n")

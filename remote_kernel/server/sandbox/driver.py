@@ -320,6 +320,11 @@ class SandboxRuntime(SessionRuntime):
                 reply = await asyncio.wait_for(waiter, self.interrupt_grace)
         except (asyncio.TimeoutError, SandboxDied) as exc:
             return await self._lost(exc, timed_out=timed_out, timeout=timeout)
+        except asyncio.CancelledError:
+            # Our caller gave up: stop the cell too, or it would block the next one.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._send({"op": "interrupt"}))
+            raise
         finally:
             self._running = None
             self._waiters.pop(exec_id, None)

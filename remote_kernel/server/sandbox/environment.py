@@ -13,7 +13,9 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +132,7 @@ def make_snapshot(deno: str, cache: Path, pyodide: Path, *, timeout: float = 300
     """Run snapshot.mjs once, in its own confined Deno process; atomically publish the file."""
     target = snapshot_path(deno, cache)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    partial = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
     command = [
         deno,
         "run",
@@ -180,13 +182,22 @@ def deno_env(cache: Path) -> dict[str, str]:
     }
 
 
+#: Sessions starting at once in one process (a pool prewarming) fetch and snapshot once.
+_PREPARE_LOCK = threading.Lock()
+
+
 def prepare(*, timeout: float = 300.0) -> Prepared:
     """Make sure Deno and the pinned Pyodide are on this machine; fetch Pyodide if not.
 
     Also makes the memory snapshot sessions start from (~3 s, once per Pyodide
-    and Deno version). Idempotent and fast when already done. Raises :class:`SandboxUnavailableError`
-    with Deno's own message when the fetch fails.
+    and Deno version). Idempotent and fast when already done. Raises
+    :class:`SandboxUnavailableError` with Deno's own message when the fetch fails.
     """
+    with _PREPARE_LOCK:
+        return _prepare(timeout)
+
+
+def _prepare(timeout: float) -> Prepared:
     started = time.perf_counter()
     deno = find_deno()
     cache = deno_dir()
