@@ -234,7 +234,10 @@ class RemoteKernel(Kernel, PoolSettings):
     def _render(self, result: ExecutionResult, sink: KernelSink) -> dict[str, Any]:
         from remote_kernel.render import render_result
 
-        self._show_notices(sink)
+        if sink.silent:  # front-ends run silent set-up code first: keep notices for later
+            self._take_notices(result)
+        else:
+            self._show_notices(sink)
         render_result(result, sink)
         if sink.error_content is None and not result.ok:
             info = result.error
@@ -318,6 +321,23 @@ class RemoteKernel(Kernel, PoolSettings):
         except (asyncio.TimeoutError, RemoteKernelError):
             return None
         return result if result.finished else None
+
+    async def _run_pager(self, name: str, detail: int, sink: KernelSink) -> dict[str, Any]:
+        """``name?``: the remote inspection, shown in the front-end's pager."""
+        remote = await self._remote_ready()
+        code = introspect.inspect_name_code(name, detail)
+        result = await remote.aexecute(code, execution_id=str(uuid.uuid4()))
+        self._take_notices(result)
+        self._show_notices(sink)
+        try:
+            reply = introspect.inspection_reply(result.stdout) if result.ok else None
+        except ValueError:
+            reply = None
+        if not reply or not reply["found"]:
+            sink.stream("stdout", f"Object `{name}` not found.\n")
+            return self._ok_reply()
+        page = {"source": "page", "data": reply["data"], "start": 0}
+        return {**self._ok_reply(), "payload": [page]}
 
     # --------------------------------------------------------------- commands
 
@@ -416,19 +436,24 @@ class RemoteKernel(Kernel, PoolSettings):
         return await self._on_main_loop(self._introspect_remote(code))
 
     async def _introspect_remote(self, code: str) -> str | None:
-        execution_id = str(uuid.uuid4())
+        """Wait at most ``completion_timeout``; a late call finishes in the background.
+
+        Not cancelled: the call may be the one that finds the session recycled, and
+        its warning must still reach the next cell.
+        """
         budget = max(0.1, float(self.completion_timeout))
-        call = asyncio.wait_for(self._run_cell_quietly(code, execution_id, budget), budget)
+        call = asyncio.ensure_future(self._run_cell_quietly(code, str(uuid.uuid4()), budget))
         self._running = True
         try:
-            task = await self._run_interruptible(call)
+            await self._run_interruptible(asyncio.wait({call}, timeout=budget))
         finally:
             self._running = False
-        if task.cancelled() or task.exception() is not None:
-            if self._ready:
-                asyncio.ensure_future(self._cancel_quietly(execution_id))
+        if not call.done():
+            call.add_done_callback(_consume)
             return None
-        return task.result()
+        if call.cancelled() or call.exception() is not None:
+            return None
+        return call.result()
 
     async def _run_cell_quietly(self, code: str, execution_id: str, timeout: float) -> str | None:
         remote = await self._remote_ready()
@@ -437,17 +462,13 @@ class RemoteKernel(Kernel, PoolSettings):
         return result.stdout if result.ok else None
 
     def _take_notices(self, result: ExecutionResult) -> None:
-        """Keep the session notices (leading stderr outputs) of a call whose output is hidden."""
+        """Keep the session's notices from a call whose output is hidden (leading, stderr)."""
+        from remote_kernel.commands import is_notice
+
         for out in result.outputs:
-            if out.get("output_type") != "stream" or out.get("name") != "stderr":
+            if not is_notice(out):
                 break
             self._pending_notices.append(out)
-
-    async def _cancel_quietly(self, execution_id: str) -> None:
-        try:
-            await asyncio.wait_for(self.remote.acancel(execution_id), CANCEL_BUDGET)
-        except BaseException:
-            pass
 
     async def _on_main_loop(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await ``coro`` on the shell's loop (the async client belongs to it).
@@ -478,6 +499,12 @@ class RemoteKernel(Kernel, PoolSettings):
             await self._on_main_loop(remote.aclose())
         else:
             await _maybe_await(remote.aclose())
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve a background task's outcome so asyncio does not log it as lost."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _maybe_await(value: Awaitable[Any] | Any) -> Any:

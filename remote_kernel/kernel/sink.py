@@ -19,6 +19,10 @@ class KernelSink:
         self._silent = silent
         self.error_content: dict[str, Any] | None = None
 
+    @property
+    def silent(self) -> bool:
+        return self._silent
+
     def _send(self, msg_type: str, content: dict[str, Any]) -> None:
         if self._silent:
             return
