@@ -120,25 +120,76 @@ def _first(names: tuple[str, ...], layers: list[tuple[str, Mapping[str, str]]]) 
     return "", "default"
 
 
-def effective_settings(endpoint_flag: str, kernelspec_env: Mapping[str, str]) -> Effective:
-    """What the kernel would use: ``--endpoint``, then the kernelspec's env (jupyter_client
-    puts it over the process env), then the environment, then defaults."""
+#: Settings keys -> the PoolSettings trait a Jupyter config file sets.
+_TRAITS = {
+    "endpoint": "pool_endpoint",
+    "api_version": "api_version",
+    "auth": "auth",
+    "token": "token",
+    "session_id": "session_id",
+}
+
+
+def kernel_config() -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """Settings from the config files the kernel reads (``ipython_kernel_config.py`` and
+    ``ipython_config.py`` in the IPython profile and the system/environment config dirs):
+    key -> (value, source), and the files that could not be read."""
+    from IPython.core.application import ENV_CONFIG_DIRS, SYSTEM_CONFIG_DIRS
+    from IPython.paths import get_ipython_dir
+    from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
+
+    profile = os.path.join(get_ipython_dir(), "profile_default")
+    found: dict[str, tuple[str, str]] = {}
+    broken: list[str] = []
+    # Lowest priority first; a later file overrides an earlier one, as in IPython.
+    for directory in [*reversed(SYSTEM_CONFIG_DIRS), *reversed(ENV_CONFIG_DIRS), profile]:
+        for base in ("ipython_config", "ipython_kernel_config"):
+            for ext, loader in ((".py", PyFileConfigLoader), (".json", JSONFileConfigLoader)):
+                path = os.path.join(directory, base + ext)
+                if not os.path.isfile(path):
+                    continue
+                try:
+                    config = loader(base + ext, path=directory).load_config()
+                except Exception as exc:  # noqa: BLE001 - a user's file can raise anything
+                    broken.append(f"{path}: {type(exc).__name__}")
+                    continue
+                for section in ("PoolSettings", "RemoteKernel"):  # the subclass wins
+                    if section not in config:
+                        continue
+                    for key, trait in _TRAITS.items():
+                        if trait in config[section]:
+                            value = str(config[section][trait]).strip()
+                            found[key] = (value, f"c.{section}.{trait} in {path}")
+    return found, broken
+
+
+def effective_settings(
+    endpoint_flag: str,
+    kernelspec_env: Mapping[str, str],
+    config: Mapping[str, tuple[str, str]] | None = None,
+) -> Effective:
+    """What the kernel would use: ``--endpoint``; then a Jupyter config file's
+    ``c.RemoteKernel.*`` (traits beat their env fallbacks); then the kernelspec's env
+    (jupyter_client puts it over the process env); then the environment; then defaults."""
+    config = config or {}
     layers = [("the kernelspec", kernelspec_env), ("the environment", os.environ)]
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
-    if endpoint_flag:
-        values["endpoint"], sources["endpoint"] = endpoint_flag.rstrip("/"), "--endpoint"
-    else:
-        values["endpoint"], sources["endpoint"] = _first(ENDPOINT_ENV, layers)
-        values["endpoint"] = values["endpoint"].rstrip("/")
     for key, names, default in (
+        ("endpoint", ENDPOINT_ENV, ""),
         ("api_version", API_VERSION_ENV, DEFAULT_API_VERSION),
         ("auth", AUTH_ENV, "auto"),
         ("token", TOKEN_ENV, ""),
         ("session_id", SESSION_ENV, ""),
     ):
-        value, source = _first(names, layers)
+        if key in config:
+            value, source = config[key]
+        else:
+            value, source = _first(names, layers)
         values[key], sources[key] = (value or default), source
+    if endpoint_flag:
+        values["endpoint"], sources["endpoint"] = endpoint_flag, "--endpoint"
+    values["endpoint"] = values["endpoint"].rstrip("/")
     return Effective(values, sources, dict(kernelspec_env))
 
 
@@ -214,7 +265,7 @@ class Target:
     credential: Any = None
 
 
-def _connection_fix(exc: Exception, endpoint: str) -> tuple[str, str]:
+def _connection_fix(exc: Exception, endpoint: str, source: str) -> tuple[str, str]:
     import httpx
 
     text = str(exc).lower()
@@ -229,7 +280,7 @@ def _connection_fix(exc: Exception, endpoint: str) -> tuple[str, str]:
     if is_loopback(endpoint):
         return "connection refused", (
             "Nothing listens there: start the local pool (`remote-kernel serve`) with that "
-            "address, or unset ACA_POOL_ENDPOINT to use the embedded local pool."
+            f"address, or remove the endpoint setting ({source}) to use the embedded local pool."
         )
     return "connection refused", ENDPOINT_HELP
 
@@ -246,7 +297,7 @@ def check_endpoint(eff: Effective, config_ok: bool) -> tuple[Check, Target | Non
     try:
         response = httpx.get(endpoint + "/", timeout=httpx.Timeout(10.0, connect=5.0))
     except httpx.HTTPError as exc:
-        what, fix = _connection_fix(exc, endpoint)
+        what, fix = _connection_fix(exc, endpoint, eff.sources["endpoint"])
         return Check("endpoint", False, f"{endpoint} is not reachable: {what}", fix=fix), None
     ms = (time.monotonic() - started) * 1000
     target = Target(endpoint, resolved_auth(eff.values), eff.values["token"])
@@ -498,8 +549,10 @@ def print_report(checks: list[Check]) -> None:
 
 def run_doctor(args: argparse.Namespace) -> int:
     spec_dir, spec = _kernelspec(args.kernel)
-    eff = effective_settings(args.endpoint, (spec or {}).get("env") or {})
+    config, broken = kernel_config()
+    eff = effective_settings(args.endpoint, (spec or {}).get("env") or {}, config)
     checks = [check_configuration(eff)]
+    checks[0].details += [f"could not read {b} (the kernel ignores it too)" for b in broken]
     endpoint_check, target = check_endpoint(eff, checks[0].ok)
     checks.append(endpoint_check)
     try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -149,20 +148,22 @@ def _spec_manager(kernel: str, endpoint: str) -> Any:
 
 
 def _target(manager: Any, kernel: str) -> str:
-    spec = manager.get_kernel_spec(kernel)
-    endpoint = (spec.env or {}).get("ACA_POOL_ENDPOINT") or os.environ.get("ACA_POOL_ENDPOINT")
-    if not endpoint:
-        from remote_kernel.config import ENDPOINT_ENV, env_first
+    """Where cells will run, as far as the environment and the kernelspec say (a
+    Jupyter config file read by the kernel itself may still set an endpoint)."""
+    from remote_kernel.config import ENDPOINT_ENV, env_first
 
-        endpoint = env_first(ENDPOINT_ENV)
-    return endpoint or "the embedded local pool"
+    spec_env = manager.get_kernel_spec(kernel).env or {}
+    for name in ENDPOINT_ENV:
+        if spec_env.get(name, "").strip():
+            return spec_env[name].strip()
+    return env_first(ENDPOINT_ENV) or "no endpoint set: the embedded local pool"
 
 
-def _first_line(source: str) -> str:
-    for line in source.splitlines():
+def _first_line(text: str, limit: int = 60) -> str:
+    for line in text.splitlines():
         if line.strip():
             line = line.strip()
-            return line if len(line) <= 60 else line[:57] + "..."
+            return line if len(line) <= limit else line[: limit - 3] + "..."
     return ""
 
 
@@ -259,13 +260,13 @@ def _execute_logged(
     try:
         client.execute(stderr=kernel_log)
     except CellExecutionError as exc:
-        return f"{progress.describe_current(nb)} -> {exc.ename}: {_first_line(exc.evalue) or exc.ename}"
+        return f"{progress.describe_current(nb)} -> {exc.ename}: {_first_line(exc.evalue, 400) or exc.ename}"
     except CellTimeoutError:
         return f"{progress.describe_current(nb)} -> timed out after {timeout:g} s"
     except DeadKernelError:
         return f"{KERNEL_FAILED} (it died) at {progress.describe_current(nb)}"
     except Exception as exc:  # kernel failed to start, connection lost, ...
-        reason = _first_line(str(exc)) or type(exc).__name__
+        reason = _first_line(str(exc), 400) or type(exc).__name__
         return f"{KERNEL_FAILED} at {progress.describe_current(nb)}: {reason}"
     return None
 

@@ -22,7 +22,7 @@ ARTIFACTS = REPO / "test-artifacts"
 
 #: What a user's environment may carry that would change where cells run.
 _POOL_VARS = ("POOL_ENDPOINT", "POOL_MANAGEMENT_ENDPOINT")
-_JUPYTER_VARS = ("JUPYTER_PATH", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR")
+_JUPYTER_VARS = ("JUPYTER_PATH", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "IPYTHONDIR")
 
 
 def cli() -> list[str]:
@@ -47,9 +47,11 @@ def clean_env(pool: Any | None = None, **extra: str) -> dict[str, str]:
 def jupyter_dirs(root: Path, prefix: Path | None = None) -> dict[str, str]:
     """Environment variables giving Jupyter private data/config dirs under ``root``;
     with ``prefix``, kernelspecs installed with ``--prefix prefix`` are found too."""
-    for name in ("data", "config", "runtime"):
+    for name in ("data", "config", "runtime", "ipython"):
         (root / name).mkdir(parents=True, exist_ok=True)
     env = {
+        # No IPython profile of the user's (its kernel config could set an endpoint).
+        "IPYTHONDIR": str(root / "ipython"),
         "JUPYTER_DATA_DIR": str(root / "data"),
         "JUPYTER_CONFIG_DIR": str(root / "config"),
         "JUPYTER_RUNTIME_DIR": str(root / "runtime"),

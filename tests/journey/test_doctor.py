@@ -207,3 +207,27 @@ def test_ascii_terminal_gets_ascii_marks(local_pool: Any, spec_prefix: Path, tmp
     proc = run_cli(["doctor"], env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("[ok] ") == 5
+
+
+def test_kernel_config_file_settings_and_their_source(
+    local_pool: Any, spec_prefix: Path, tmp_path: Path
+) -> None:
+    """``c.RemoteKernel.*`` in ipython_kernel_config.py beats the environment, as in the
+    kernel; a broken config file is named, not fatal."""
+    env = clean_env(**jupyter_dirs(tmp_path, spec_prefix), ACA_POOL_ENDPOINT=refused_url())
+    profile = Path(env["IPYTHONDIR"]) / "profile_default"
+    profile.mkdir(parents=True)
+    config = profile / "ipython_kernel_config.py"
+    config.write_text(
+        f"c.RemoteKernel.pool_endpoint = {local_pool.url!r}\n"
+        f"c.PoolSettings.token = {local_pool.token!r}\n"
+    )
+    (profile / "ipython_config.py").write_text("c.InteractiveShell.colors = (\n")
+    proc = run_cli(["doctor"], env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"endpoint: {local_pool.url}  [c.RemoteKernel.pool_endpoint in {config}]" in (
+        proc.stdout
+    )
+    assert f"token: set (hidden)  [c.PoolSettings.token in {config}]" in proc.stdout
+    assert f"could not read {profile / 'ipython_config.py'}: SyntaxError" in proc.stdout
+    assert local_pool.token not in proc.stdout + proc.stderr
