@@ -126,7 +126,7 @@ def register(subparsers: Any) -> None:
 def _mnt_data_line(enabled: bool) -> str:
     from remote_kernel.server import mnt_data
 
-    support = mnt_data.support(enabled)
+    support = mnt_data.support(enabled, shown=True)
     return support.describe() if support.available else f"Warning: {support.describe()}"
 
 
@@ -138,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
     }
+    # Decided before the pool starts its first interpreter, so the warning shows once.
+    mnt_line = None if args.sandbox else _mnt_data_line(args.mnt_data)
     try:
         pool = start_local_pool(
             host=args.host,
@@ -158,8 +160,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"Pool endpoint: {pool.url}", flush=True)
             auth = "a bearer token is required" if token else "no token (loopback only)"
             print(f"Sessions: at most {args.max_sessions}, {auth}. Ctrl-C stops.", file=sys.stderr)
-            if not args.sandbox:
-                print(_mnt_data_line(args.mnt_data), file=sys.stderr, flush=True)
+            if mnt_line:
+                print(mnt_line, file=sys.stderr, flush=True)
             while not stop.wait(0.5):
                 pass
         finally:

@@ -103,8 +103,12 @@ def probe() -> MntDataSupport:
         return _probed
 
 
-def support(enabled: bool = True) -> MntDataSupport:
-    """What a pool's sessions get, given its setting; warns once when it must fall back."""
+def support(enabled: bool = True, *, shown: bool = False) -> MntDataSupport:
+    """What a pool's sessions get, given its setting.
+
+    Logs a warning the first time in this process that the machine forces the
+    fallback, unless the caller ``shown`` it to the user itself (``serve``).
+    """
     global _warned
     if not enabled:
         return MntDataSupport(False, "turned off (--no-mnt-data / mnt_data=False)")
@@ -114,6 +118,6 @@ def support(enabled: bool = True) -> MntDataSupport:
     if not result.available:
         with _lock:
             first, _warned = not _warned, True
-        if first:
+        if first and not shown:
             log.warning("%s", result.describe())
     return result

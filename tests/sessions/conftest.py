@@ -13,7 +13,7 @@ from .helpers import Pool, new_sid
 
 @pytest.fixture(scope="session")
 def pool_api(local_pool: LocalPool) -> Iterator[Pool]:
-    api = Pool(local_pool)
+    api = Pool.of(local_pool)
     yield api
     api.close()
 

@@ -18,10 +18,13 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 class Pool:
     """One pool's routes with its token; ``run``/``run1`` assert HTTP 200."""
 
-    def __init__(self, pool: LocalPool) -> None:
-        headers = {"Authorization": f"Bearer {pool.token}"} if pool.token else {}
-        self.pool = pool
-        self.http = httpx.Client(base_url=pool.url, headers=headers, timeout=120)
+    def __init__(self, url: str, token: str | None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=url, headers=headers, timeout=120)
+
+    @classmethod
+    def of(cls, pool: LocalPool) -> Pool:
+        return cls(pool.url, pool.token)
 
     def close(self) -> None:
         self.http.close()
