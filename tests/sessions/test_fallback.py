@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import pytest
 
 from remote_kernel.server import LocalPool, mnt_data, start_local_pool
 
-from .helpers import Pool, new_sid
+from .helpers import Pool, new_sid, serve
 
 #: Runs a command where creating a user namespace fails (ENOSPC), as on hosts that disable them.
 NO_USERNS = [
@@ -78,44 +76,27 @@ def test_environment_variable_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> N
     assert mnt_data.support(True).available
 
 
-def _read_until(stream, marker: str, timeout: float = 60) -> list[str]:  # type: ignore[no-untyped-def]
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = stream.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if marker in line:
-            return lines
-    raise AssertionError(f"{marker!r} never came; got {lines}")
-
-
 def test_serve_without_user_namespaces_warns_once_and_sessions_still_work() -> None:
-    token = secrets.token_urlsafe(16)
-    env = {**os.environ, "ACA_POOL_TOKEN": token}
-    env.pop(mnt_data.DISABLE_ENV, None)
-    command = [*NO_USERNS, sys.executable, "-m", "remote_kernel.cli", "serve", "--prewarm", "1"]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        url = _read_until(process.stdout, "Pool endpoint:")[-1].split(": ", 1)[1]
-        banner = _read_until(process.stderr, "/mnt/data")
+    env = {k: v for k, v in os.environ.items() if k != mnt_data.DISABLE_ENV}
+    with serve(["--prewarm", "1"], prefix=NO_USERNS, env=env) as (url, token, banner):
         warning = banner[-1]
         assert warning.startswith("Warning: Sessions have no /mnt/data: unshare(user+mount")
         assert "No space left on device" in warning
         api = Pool(url, token)
         try:
             _fallback_seen(api)
-            _fallback_seen(api)  # a second session: no second warning
+            _fallback_seen(api)  # a second session: no second warning (serve checks at exit)
         finally:
             api.close()
-    finally:
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-    assert process.returncode == 0, err
-    assert "/mnt/data" not in err  # nothing more was said about it after the banner
+
+
+def test_serve_no_mnt_data_says_so() -> None:
+    with serve(["--no-mnt-data", "--prewarm", "0"]) as (_, _, banner):
+        assert banner[-1] == (
+            "Warning: Sessions have no /mnt/data: turned off (--no-mnt-data / mnt_data=False). "
+            "Their files are in their working directory only, so code that opens "
+            "'/mnt/data/...' fails."
+        )
 
 
 def test_embedded_pool_without_user_namespaces_logs_the_warning_once() -> None:

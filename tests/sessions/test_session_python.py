@@ -23,7 +23,7 @@ from remote_kernel.client import SessionPoolClient
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.server import LocalPool, start_local_pool
 
-from .helpers import Pool, new_sid
+from .helpers import Pool, new_sid, serve
 
 MARKER = "rk-session-marker"
 
@@ -120,3 +120,16 @@ def test_a_missing_or_unusable_interpreter_is_one_clear_error(tmp_path: Path) ->
 def test_a_sandbox_pool_refuses_a_session_interpreter() -> None:
     with pytest.raises(ConfigurationError, match="not to the sandbox"):
         start_local_pool(sandbox=True, session_python=sys.executable, prewarm=0)
+
+
+def test_serve_session_python_flag(other_python: Path) -> None:
+    with serve(["--session-python", str(other_python), "--prewarm", "0"]) as (url, token, banner):
+        assert banner[-1] == (
+            "Sessions see their files at /mnt/data (a private mount namespace each)."
+        )
+        api = Pool(url, token)
+        try:
+            code = "import os, sys; print(sys.executable, os.getcwd())"
+            assert api.ok(new_sid(), code)["stdout"] == f"{other_python} /mnt/data\n"
+        finally:
+            api.close()
