@@ -115,6 +115,7 @@ class SandboxRuntime(SessionRuntime):
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._lock = asyncio.Lock()
         self._running: str | None = None
+        self._abandoned: asyncio.Future[dict[str, Any]] | None = None
         self._cancel_requested = False
         self._lost_pending = False
         self._closed = False
@@ -321,19 +322,29 @@ class SandboxRuntime(SessionRuntime):
         except (asyncio.TimeoutError, SandboxDied) as exc:
             return await self._lost(exc, timed_out=timed_out, timeout=timeout)
         except asyncio.CancelledError:
-            # Our caller gave up: stop the cell too, or it would block the next one.
+            # Our caller gave up: stop the cell too; the next execute waits for its end.
+            self._abandoned = waiter
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._send({"op": "interrupt"}))
             raise
         finally:
             self._running = None
-            self._waiters.pop(exec_id, None)
+            if self._abandoned is not waiter:
+                self._waiters.pop(exec_id, None)
         outcome = self._outcome(reply, timed_out=timed_out, timeout=timeout)
         outcome.state_lost = lost_before
         return outcome
 
     async def _ensure_running(self) -> bool:
         """Restart a dead process before a cell; True if that lost the state."""
+        abandoned, self._abandoned = self._abandoned, None
+        if abandoned is not None and self.is_alive():
+            # A cancelled caller's cell was interrupted: the worker runs one cell at a
+            # time, so let it finish (or kill it) before sending the next one.
+            try:
+                await asyncio.wait_for(abandoned, self.interrupt_grace)
+            except (asyncio.TimeoutError, SandboxDied):
+                await self._kill()
         if self.is_alive() and not self._lost_pending:
             return False
         if self.workdir is None:
