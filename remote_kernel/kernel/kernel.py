@@ -13,7 +13,7 @@ import asyncio
 import platform
 import threading
 import uuid
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ipykernel.kernelbase import Kernel
@@ -494,21 +494,14 @@ class RemoteKernel(Kernel, PoolSettings):
         return {"status": "ok", "restart": restart}
 
     async def _close_remote(self, remote: RemoteSession) -> None:
-        main = self._main_loop
-        if main is not None and main.is_running() and main is not asyncio.get_running_loop():
-            await self._on_main_loop(remote.aclose())
-        else:
-            await _maybe_await(remote.aclose())
+        # Shutdown arrives on the control thread; the async client lives on the shell's loop.
+        await self._on_main_loop(remote.aclose())
 
 
 def _consume(task: asyncio.Future[Any]) -> None:
     """Retrieve a background task's outcome so asyncio does not log it as lost."""
     if not task.cancelled():
         task.exception()
-
-
-async def _maybe_await(value: Awaitable[Any] | Any) -> Any:
-    return await value if asyncio.iscoroutine(value) else value
 
 
 def launch() -> None:

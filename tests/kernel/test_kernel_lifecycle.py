@@ -65,8 +65,9 @@ def test_lost_session_warns_before_the_next_cell(
     with running_kernel(kernel_prefix, env) as (_, kc):
         execute(kc, "precious = 1")
         pool_client.delete_session(session)  # what the pool's cooldown does
-        # A completion reaches the new session first: its warning waits for the next cell.
-        assert kc.complete("prec", 4, reply=True, timeout=20)["content"]["matches"] == []
+        # A completion reaches the new session first (answered in time or not): the
+        # warning it received waits for the next cell.
+        assert kc.complete("prec", 4, reply=True, timeout=20)["content"]["status"] == "ok"
         reply, outputs = execute(kc, "print('after'); precious")
         assert outputs[0]["msg_type"] == "stream"
         assert outputs[0]["content"]["name"] == "stderr"
