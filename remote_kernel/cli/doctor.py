@@ -248,7 +248,7 @@ def check_configuration(eff: Effective) -> Check:
     if problems:
         return Check("configuration", False, "; ".join(problems), details, " ".join(fixes))
     where = v["endpoint"] or "the embedded local pool"
-    return Check("configuration", True, f"cells run on {where} (auth {auth})", details)
+    return Check("configuration", True, f"cells run on {where} (auth: {auth})", details)
 
 
 # ----------------------------------------------------------------------- endpoint
