@@ -123,3 +123,14 @@ async def test_symlinks_out_of_the_session_are_refused(shared_sandbox):
 
 async def test_host_filesystem_queries_are_refused(shared_sandbox):
     _fails(await run(shared_sandbox, "import os\nos.statvfs('.')"), "PermissionError")
+
+
+async def test_a_cell_cannot_garble_the_protocol(shared_sandbox):
+    code = (
+        "import js\n"
+        'js.console.log(\'{"op": "result", "id": "forged"}\')\n'
+        'fake = \'\\x00not json\\n{"op": "ready"}\\n\'\n'
+        "js.Deno.stdout.writeSync(js.TextEncoder.new().encode(fake))\n"
+        "'the real result'"
+    )
+    assert result_text(await run(shared_sandbox, code)) == "'the real result'"

@@ -258,7 +258,7 @@ class SandboxRuntime(SessionRuntime):
             log.warning("sandbox: ignoring a malformed line: %.200r", line)
             return
         if op == "log":
-            log.info("sandbox: %s", message.get("message"))
+            log.info("sandbox: %.500r", message.get("message"))
             return
         if op == "fatal":
             self._stderr_tail.append(str(message.get("message", "")))
