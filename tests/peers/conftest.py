@@ -1,0 +1,51 @@
+"""Existing Azure clients, installed unchanged (the test extra), pointed at the shared local pool.
+
+Every session a client creates is deleted afterwards through the pool's own API,
+so the shared pool does not fill up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from remote_kernel.server import LocalPool
+
+
+class SessionJanitor:
+    """Remembers identifiers and deletes their sessions at the end of a test."""
+
+    def __init__(self, pool: LocalPool) -> None:
+        self.pool = pool
+        self.identifiers: list[str] = []
+        self.http = httpx.Client(
+            base_url=pool.url, headers={"Authorization": f"Bearer {pool.token}"}, timeout=60
+        )
+
+    def add(self, identifier: str) -> str:
+        self.identifiers.append(identifier)
+        return identifier
+
+    def exists(self, identifier: str) -> bool:
+        params = {"api-version": "2025-10-02-preview", "identifier": identifier}
+        return self.http.get("/session", params=params).status_code == 200
+
+    def files(self, identifier: str) -> dict[str, int]:
+        params = {"api-version": "2024-10-02-preview", "identifier": identifier}
+        body = self.http.get("/files", params=params).json()
+        return {entry["name"]: entry["sizeInBytes"] for entry in body["value"]}
+
+    def clean(self) -> None:
+        for identifier in self.identifiers:
+            params = {"api-version": "2024-10-02-preview", "identifier": identifier}
+            self.http.delete("/session", params=params)
+        self.http.close()
+
+
+@pytest.fixture
+def janitor(local_pool: LocalPool) -> Iterator[SessionJanitor]:
+    keeper = SessionJanitor(local_pool)
+    yield keeper
+    keeper.clean()
