@@ -112,3 +112,14 @@ def test_no_endpoint_starts_the_local_pool_and_cleans_it_up(kernel_prefix: Path)
         time.sleep(0.1)
     alive = [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert alive == []
+
+
+def test_bad_configured_session_id_is_one_error_per_cell(kernel_prefix: Path) -> None:
+    env = pool_env(None, ACA_SESSION_ID="bad_id")
+    with running_kernel(kernel_prefix, env) as (km, kc):
+        for _ in range(2):
+            reply, outputs = execute(kc, "1")
+            assert kinds(outputs) == ["error"]
+            assert outputs[0]["content"]["ename"] == "InvalidIdentifierError"
+            assert "'bad_id'" in outputs[0]["content"]["evalue"]
+        assert km.is_alive()
