@@ -45,6 +45,15 @@ async def test_sleep_is_interruptible(shared_sandbox):
     assert time.perf_counter() - started < 3.0
 
 
+async def test_a_cell_waiting_in_await_is_interrupted_too(shared_sandbox):
+    await run(shared_sandbox, "kept_async = 'yes'")
+    started = time.perf_counter()
+    outcome = await run(shared_sandbox, "import asyncio\nawait asyncio.sleep(30)", timeout=0.5)
+    assert outcome.timed_out and not outcome.state_lost
+    assert time.perf_counter() - started < 3.0
+    assert result_text(await run(shared_sandbox, "kept_async")) == "'yes'"
+
+
 async def test_cancel_interrupts_with_keyboard_interrupt(shared_sandbox):
     await run(shared_sandbox, "before_cancel = 1")
     task = asyncio.create_task(run(shared_sandbox, "import time\ntime.sleep(30)"))

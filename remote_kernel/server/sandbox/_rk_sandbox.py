@@ -46,6 +46,8 @@ _state: dict[str, Any] = {
     "count": 0,
     "capture": None,
     "take_output": None,
+    "task": None,
+    "interrupted": False,
     "pyodide_packages": frozenset(),
 }
 
@@ -382,14 +384,42 @@ def _run(code_obj: Any, namespace: dict[str, Any]) -> Any:
     # eval() runs "exec"-mode code too, and unlike exec() returns the coroutine
     # that a cell with a top-level await compiles to.
     value = eval(code_obj, namespace)
-    if code_obj.co_flags & CO_COROUTINE and isinstance(value, types.CoroutineType):  # CO_COROUTINE
-        from pyodide.ffi import can_run_sync, run_sync
-
-        if not can_run_sync():
-            value.close()
-            raise RuntimeError("Top-level await is not supported by this Pyodide runtime.")
-        value = run_sync(value)
+    if code_obj.co_flags & CO_COROUTINE and isinstance(value, types.CoroutineType):
+        value = _run_async(value)
     return value
+
+
+def _run_async(coro: Any) -> Any:
+    """Run a top-level-await cell to completion; :func:`interrupt` cancels it."""
+    import asyncio
+
+    from pyodide.ffi import can_run_sync, run_sync
+
+    if not can_run_sync():
+        coro.close()
+        raise RuntimeError("Top-level await is not supported by this Pyodide runtime.")
+    task = asyncio.ensure_future(coro)
+    _state["task"], _state["interrupted"] = task, False
+    try:
+        return run_sync(task)
+    except asyncio.CancelledError:
+        if _state["interrupted"]:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        _state["task"] = None
+
+
+def interrupt() -> None:
+    """Called by the worker on an interrupt while a cell awaits (its stack is suspended).
+
+    A cell blocked in ``await`` runs no bytecode, so the interrupt buffer alone
+    would not stop it: cancel its task, which surfaces as KeyboardInterrupt.
+    """
+    task = _state.get("task")
+    if task is not None and not task.done():
+        _state["interrupted"] = True
+        task.cancel()
 
 
 def _needs_async(code: str) -> bool:

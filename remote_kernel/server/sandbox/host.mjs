@@ -53,6 +53,7 @@ function handle(message) {
       interruptBuffer[0] = 2; // SIGINT
       Atomics.store(wakeBuffer, 0, 1);
       Atomics.notify(wakeBuffer, 0);
+      worker.postMessage({ op: "interrupt" }); // for a cell suspended in `await`
       break;
     case "shutdown":
       worker.terminate();

@@ -8,6 +8,7 @@ for (const name of ["log", "info", "debug"]) console[name] = console.error;
 let started = performance.now();
 let pyodide;
 let shim;
+let interruptBuffer;
 /** What the shim answers, without running anything, for a cell that needs JSPI. */
 const ASYNC_CELL = "__rk_async_cell__";
 
@@ -85,7 +86,8 @@ function guardNodefs(py) {
 async function init(message) {
   started = performance.now();
   pyodide = await load(message.snapshot);
-  pyodide.setInterruptBuffer(message.interruptBuffer);
+  interruptBuffer = message.interruptBuffer;
+  pyodide.setInterruptBuffer(interruptBuffer);
   pyodide.setStdout(collector("stdout"));
   pyodide.setStderr(collector("stderr"));
   pyodide.setStdin({ error: true });
@@ -112,7 +114,7 @@ async function execute(message) {
     reply = shim.execute(...args, false);
     if (reply === ASYNC_CELL) {
       // A top-level `await`: run the cell again through callPromising, which lets
-      // it suspend (JSPI). Only then: interrupts land less reliably in that mode.
+      // it suspend (JSPI); an interrupt then also cancels its task (shim.interrupt).
       reply = await shim.execute.callPromising(...args, true);
     }
   } catch (error) {
@@ -133,6 +135,14 @@ self.onmessage = async (event) => {
   try {
     if (message.op === "init") await init(message);
     else if (message.op === "execute") await execute(message);
+    // Only seen while a cell is suspended in `await` (a running cell blocks this
+    // thread, and the interrupt buffer stops it instead).
+    else if (message.op === "interrupt" && shim) {
+      // Handled here by cancelling the task: clear the buffer, or entering Python
+      // for the cancel would itself raise KeyboardInterrupt.
+      interruptBuffer[0] = 0;
+      shim.interrupt();
+    }
   } catch (error) {
     fatal(error);
   }
