@@ -111,9 +111,9 @@ def test_denials_over_http(client, sid):
     assert client.execute("'alive'", session=sid).value == "alive"
 
 
-def test_packages_route_answers(client, sid):
-    names = [p.name for p in client.list_packages(session=sid)]
-    assert isinstance(names, list)  # Pyodide ships few distributions; the route must work
+def test_packages_route_lists_no_host_packages(client, sid):
+    # Pyodide's standard library has no distributions; none of the host's may show.
+    assert client.list_packages(session=sid) == []
 
 
 def test_deleting_a_session_stops_its_deno_process(client, sandbox_pool, sid):
