@@ -13,8 +13,11 @@ works on a fresh machine before ``remote-kernel install`` was ever run.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
+import math
+import signal
 import sys
 import tempfile
 import time
@@ -27,6 +30,9 @@ USAGE_ERROR = 2
 
 PROG = "remote-kernel run"
 KERNEL_FAILED = "the kernel failed"
+INTERRUPTED = "interrupted (Ctrl-C)"
+#: Exit code after Ctrl-C, as shells report SIGINT.
+CTRL_C = 130
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -238,12 +244,13 @@ def _execute_logged(
     quiet.addHandler(logging.NullHandler())
     quiet.propagate = False
     km = AsyncKernelManager(kernel_name=args.kernel, kernel_spec_manager=manager)
+    ctrl_c = CtrlC(km)
     timeout = args.timeout
     client = NotebookClient(
         nb,
         km=km,
         kernel_name=args.kernel,
-        timeout=int(timeout) if timeout else None,
+        timeout=max(1, math.ceil(timeout)) if timeout else None,
         interrupt_on_timeout=True,
         error_on_timeout={
             "ename": "TimeoutError",
@@ -255,20 +262,52 @@ def _execute_logged(
         resources={"metadata": {"path": str(notebook.resolve().parent)}},
         on_cell_start=progress.on_cell_start,
         on_cell_executed=progress.on_cell_executed,
+        on_notebook_start=ctrl_c.on_notebook_start,
         log=quiet,
     )
+    ctrl_c.client = client
     try:
         client.execute(stderr=kernel_log)
     except CellExecutionError as exc:
+        if ctrl_c.pressed:
+            return f"{INTERRUPTED} at {progress.describe_current(nb)}"
         return f"{progress.describe_current(nb)} -> {exc.ename}: {_first_line(exc.evalue, 400) or exc.ename}"
     except CellTimeoutError:
         return f"{progress.describe_current(nb)} -> timed out after {timeout:g} s"
     except DeadKernelError:
+        if ctrl_c.pressed:
+            return f"{INTERRUPTED} at {progress.describe_current(nb)}"
         return f"{KERNEL_FAILED} (it died) at {progress.describe_current(nb)}"
     except Exception as exc:  # kernel failed to start, connection lost, ...
         reason = _first_line(str(exc), 400) or type(exc).__name__
         return f"{KERNEL_FAILED} at {progress.describe_current(nb)}: {reason}"
     return None
+
+
+class CtrlC:
+    """Ctrl-C during a run: the first interrupts the kernel (the running cell fails with
+    KeyboardInterrupt and the run stops there, outputs kept); a second shuts the kernel
+    down. nbclient's own handler would shut the kernel down at once; this one replaces
+    it once the kernel is up (nbclient removes it again when the run ends)."""
+
+    def __init__(self, km: Any) -> None:
+        self.km = km
+        self.client: Any = None
+        self.pressed = 0
+
+    def on_notebook_start(self, **_: Any) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, self._pressed, loop)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # no signal handlers here (Windows, not the main thread): nbclient's stay
+
+    def _pressed(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.pressed += 1
+        if self.pressed == 1:
+            loop.create_task(self.km.interrupt_kernel())
+        elif self.client is not None:
+            loop.create_task(self.client._async_cleanup_kernel())
 
 
 def run_notebook(args: argparse.Namespace) -> int:
@@ -305,8 +344,11 @@ def run_notebook(args: argparse.Namespace) -> int:
         return _error(f"cannot write {output}: {exc.strerror or exc}", FAILED)
     elapsed = time.monotonic() - started
     if failure is not None:
-        print(f"{PROG}: failed at {failure}", file=sys.stderr)
+        print(
+            f"{PROG}: {'' if failure.startswith(INTERRUPTED) else 'failed at '}{failure}",
+            file=sys.stderr,
+        )
         print(f"Partial output written to {output} ({elapsed:.1f}s).", file=sys.stderr)
-        return FAILED
+        return CTRL_C if failure.startswith(INTERRUPTED) else FAILED
     print(f"Done in {elapsed:.1f}s: wrote {output}", file=sys.stderr)
     return 0

@@ -4,16 +4,20 @@ one-line errors for bad input. Each test runs the real command as a subprocess."
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from .conftest import clean_env, jupyter_dirs, outputs_text, run_cli
+from .conftest import clean_env, cli, jupyter_dirs, outputs_text, run_cli
 
 
 def write_notebook(path: Path, *cells: Any) -> Path:
@@ -169,3 +173,48 @@ def test_bad_input_is_one_line_and_exit_2(
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("remote-kernel run: error: ") and message in lines[0], lines
     assert not list(tmp_path.glob("*.out.ipynb"))
+
+
+def test_ctrl_c_interrupts_the_cell_and_keeps_the_outputs(env: dict, tmp_path: Path) -> None:
+    """Ctrl-C in a terminal: SIGINT to the whole foreground process group."""
+    notebook = write_notebook(
+        tmp_path / "long.ipynb",
+        new_code_cell("print('first')"),
+        new_code_cell("import time\nprint('started')\nfor _ in range(600):\n    time.sleep(0.1)"),
+        new_code_cell("print('never')"),
+    )
+    out = tmp_path / "long-out.ipynb"
+    proc = subprocess.Popen(
+        [*cli(), "run", str(notebook), "-o", str(out)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:  # wait until the long cell is running
+        lines.append(line)
+        if line.startswith("[1/3] ok"):
+            break
+    time.sleep(1.5)
+    started = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=30) == 130, "".join(lines) + rest
+    assert time.monotonic() - started < 15
+    assert "interrupted (Ctrl-C) at cell [2/3] (index 1): import time" in rest
+    nb = nbformat.read(out, as_version=4)
+    assert outputs_text(nb.cells[1]) == "started\n"
+    assert nb.cells[1].outputs[-1].ename == "KeyboardInterrupt"
+    assert nb.cells[2].outputs == []
+    time.sleep(1)
+    survivors = [p for p in psutil.process_iter(["pid"]) if _in_group(p, proc.pid)]
+    assert survivors == [], survivors
+
+
+def _in_group(process: Any, pgid: int) -> bool:
+    try:
+        return os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE
+    except (ProcessLookupError, psutil.Error):
+        return False
