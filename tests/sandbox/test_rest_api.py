@@ -43,13 +43,15 @@ def _directory(pool, identifier: str):
 
 
 def test_cells_state_output_value_and_displays(client, sid):
-    first = client.execute("x = 40\nprint('hello')", session=sid)
-    assert first.ok and first.stdout == "hello\n" and first.session_created is True
+    first = client.execute("import builtins\nx = 40\nprint(hasattr(builtins, '_'))", session=sid)
+    # The runtime's warm-up runs before the session is handed out are invisible.
+    assert first.ok and first.stdout == "False\n" and first.session_created is True
     second = client.execute(
         "from IPython.display import HTML\ndisplay(HTML('<b>1</b>'))\nx + 2", session=sid
     )
     assert second.value == 42 and second.session_created is False
     assert [o["output_type"] for o in second.outputs] == ["display_data", "execute_result"]
+    assert second.outputs[-1]["execution_count"] == 2
     assert second.outputs[0]["data"]["text/html"] == "<b>1</b>"
 
 
