@@ -19,7 +19,11 @@ from remote_kernel.server import LocalPool, start_local_pool
 
 @pytest.fixture(scope="session")
 def local_pool() -> Iterator[LocalPool]:
-    pool = start_local_pool(token=secrets.token_urlsafe(24), prewarm=1)
+    """Room for every session the whole suite opens; sessions a test abandons are
+    reaped after Azure's shortest cooldown (300 s) so kernels do not pile up."""
+    pool = start_local_pool(
+        token=secrets.token_urlsafe(24), prewarm=1, max_sessions=100, cooldown=300
+    )
     try:
         yield pool
     finally:

@@ -19,9 +19,11 @@ def api(local_pool: LocalPool) -> Iterator[Api]:
 
 
 @pytest.fixture
-def sid() -> str:
-    """A fresh identifier: its first call creates a session."""
-    return new_identifier("srv")
+def sid(api: Api) -> Iterator[str]:
+    """A fresh identifier (its first call creates a session), deleted after the test."""
+    ident = new_identifier("srv")
+    yield ident
+    api.request("DELETE", "/session", ident)
 
 
 @pytest.fixture(scope="module")
