@@ -145,7 +145,7 @@ class SandboxRuntime(SessionRuntime):
             stderr=asyncio.subprocess.PIPE,
             env=deno_env(prepared.deno_dir),
             cwd=str(self.workdir),
-            start_new_session=True,
+            start_new_session=os.name == "posix",
             limit=_LINE_LIMIT,
         )
         self._reader = asyncio.create_task(self._read_replies(self._proc))
@@ -206,8 +206,9 @@ class SandboxRuntime(SessionRuntime):
         if proc is None:
             return
         if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            if hasattr(os, "killpg"):  # POSIX: Deno and any thread it started
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
