@@ -211,3 +211,19 @@ async def test_unusable_snapshot_falls_back_to_a_normal_load(
         assert any("unusable" in line for line in runtime._stderr_tail)
     finally:
         await runtime.shutdown()
+
+
+async def test_a_deno_that_cannot_start_is_a_clear_error(sandbox_prepared, tmp_path, monkeypatch):
+    from remote_kernel.server.sandbox import SandboxUnavailableError
+
+    fake = tmp_path / "deno"
+    fake.write_text("#!/bin/sh\necho 'error: this is not deno' >&2\nexit 7\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("REMOTE_KERNEL_DENO", str(fake))
+    runtime = SandboxRuntime()
+    with pytest.raises(SandboxUnavailableError) as caught:
+        await runtime.start(tmp_path / "session")
+    assert "failed while starting" in str(caught.value)
+    assert "this is not deno" in str(caught.value)
+    assert "--check" in str(caught.value)
+    assert runtime.pids == []

@@ -138,30 +138,33 @@ class SandboxRuntime(SessionRuntime):
             prepared.snapshot,
         )
         self._stderr_tail.clear()
-        self._proc = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=deno_env(prepared.deno_dir),
-            cwd=str(self.workdir),
-            start_new_session=os.name == "posix",
-            limit=_LINE_LIMIT,
-        )
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=deno_env(prepared.deno_dir),
+                cwd=str(self.workdir),
+                start_new_session=os.name == "posix",
+                limit=_LINE_LIMIT,
+            )
+        except OSError as exc:
+            raise SandboxUnavailableError(f"Cannot run Deno ({prepared.deno}): {exc}") from None
         self._reader = asyncio.create_task(self._read_replies(self._proc))
         self._stderr_task = asyncio.create_task(self._read_stderr(self._proc))
         ready = self._expect("ready")
-        await self._send(
-            {
-                "op": "init",
-                "shim": SHIM_SCRIPT.read_text(encoding="utf-8"),
-                "mount": str(self.workdir),
-                "snapshot": str(prepared.snapshot) if prepared.snapshot else None,
-            }
-        )
+        init = {
+            "op": "init",
+            "shim": SHIM_SCRIPT.read_text(encoding="utf-8"),
+            "mount": str(self.workdir),
+            "snapshot": str(prepared.snapshot) if prepared.snapshot else None,
+        }
         try:
+            await self._send(init)
             message = await asyncio.wait_for(ready, self.start_timeout)
         except (asyncio.TimeoutError, SandboxDied) as exc:
+            await self._settle_stderr()
             await self._kill()
             why = "timed out" if isinstance(exc, asyncio.TimeoutError) else "failed"
             raise SandboxUnavailableError(
@@ -296,6 +299,12 @@ class SandboxRuntime(SessionRuntime):
             self._stderr_tail.append(text)
             log.debug("sandbox stderr: %s", text)
 
+    async def _settle_stderr(self, timeout: float = 1.0) -> None:
+        """A dead process's last words may still be in the pipe: read them first."""
+        task = self._stderr_task
+        if task is not None and not task.done() and not self.is_alive():
+            await asyncio.wait({task}, timeout=timeout)
+
     def _diagnostics(self) -> str:
         """The telling line of Deno's last words (not its stack frames), for error messages."""
         lines = [
@@ -377,6 +386,7 @@ class SandboxRuntime(SessionRuntime):
     async def _lost(self, exc: Exception, *, timed_out: bool, timeout: float) -> RunOutcome:
         """The cell could not be stopped, or the process died: restart, report the loss."""
         cancelled = self._cancel_requested and not timed_out
+        await self._settle_stderr()
         diagnostics = self._diagnostics()
         await self._kill()
         if timed_out or cancelled:
