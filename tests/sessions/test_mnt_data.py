@@ -9,7 +9,11 @@ prewarmed spares).
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from remote_kernel.server import LocalPool, mnt_data
 
@@ -148,3 +152,43 @@ def test_prewarmed_kernel_serves_a_new_session_with_its_own_mnt_data(
     pid, rest = result["stdout"].split(" ", 1)
     assert int(pid) in spares
     assert rest == "['claimed.txt'] /mnt/data\n"
+
+
+def _wrapper(*args: str) -> list[str]:
+    return [sys.executable, "-I", "-S", str(Path(mnt_data.__file__).with_name("_mnt_ns.py")), *args]
+
+
+def test_a_folder_under_mnt_works_and_other_mnt_entries_stay_visible() -> None:
+    # Inside an outer namespace (the host's /mnt is never touched): /mnt holds a
+    # pool folder and another entry; the session's folder lives under /mnt itself.
+    inner = shlex.join(_wrapper("/mnt/pool/session", "--", "sh", "-c", "cat /mnt/data/f; ls /mnt"))
+    script = (
+        "mount -t tmpfs none /mnt && mkdir -p /mnt/pool/session /mnt/other && "
+        f"echo inside > /mnt/pool/session/f && exec {inner}"
+    )
+    done = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["inside", "data", "other", "pool"]
+
+
+def test_wrapper_failures_are_one_line_and_run_nothing(tmp_path: Path) -> None:
+    missing = subprocess.run(
+        _wrapper(str(tmp_path / "gone"), "--", "touch", str(tmp_path / "ran")),
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 121
+    assert missing.stderr == f"mnt-data: No such file or directory ({tmp_path / 'gone'})\n"
+    assert not (tmp_path / "ran").exists()
+    unknown = subprocess.run(
+        _wrapper(str(tmp_path), "--", "no-such-program-rk"), capture_output=True, text=True
+    )
+    assert unknown.returncode == 121
+    assert unknown.stderr == "mnt-data: cannot run no-such-program-rk: No such file or directory\n"
+    usage = subprocess.run(_wrapper(str(tmp_path)), capture_output=True, text=True)
+    assert usage.returncode == 121 and usage.stderr.startswith("mnt-data: usage:")
