@@ -42,6 +42,16 @@ _KERNEL_NAME = "remote-kernel-session"
 _HIDDEN_ENV = frozenset(TOKEN_ENV)
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
+#: Makes the kernel's stdout/stderr publish at most the execution's output limit: the
+#: kernel drops the rest and reports how much (see ``_session_streams``).
+_STREAMS_FILE = str(Path(__file__).with_name("_session_streams.py"))
+_LIMIT_KEY = "remote_kernel_max_output_chars"
+_DROPPED_MIME = "application/vnd.remote-kernel.dropped+json"
+_BOUNDED_STREAMS = (
+    "--IPKernelApp.exec_lines="
+    f"exec(compile(open({_STREAMS_FILE!r}).read(), {_STREAMS_FILE!r}, 'exec'), {{}})"
+)
+
 _context: zmq.asyncio.Context | None = None
 
 
@@ -55,7 +65,7 @@ def kernel_command(
     a private mount namespace where ``workdir`` is ``/mnt/data`` (see ``mnt_data``).
     """
     python = python or sys.executable
-    args = ["-f", "{connection_file}", "--HistoryManager.enabled=False"]
+    args = ["-f", "{connection_file}", "--HistoryManager.enabled=False", _BOUNDED_STREAMS]
     if mnt_data:
         return mnt_data_mod.module_command(python, "ipykernel_launcher", args, workdir)
     return [python, "-m", "ipykernel_launcher", *args]
@@ -80,6 +90,10 @@ def _shared_context() -> zmq.asyncio.Context:
     global _context
     if _context is None:
         _context = zmq.asyncio.Context()
+        # No receive high-water mark: a kernel's IOPub PUB socket silently drops
+        # messages (outputs, even the final "idle") once 1000 wait unread, which a
+        # cell printing in a fast loop reached while the pool was busy.
+        pass  # _context.setsockopt(zmq.RCVHWM, 0)
     return _context
 
 
@@ -125,7 +139,7 @@ class IPythonRuntime(SessionRuntime):
     async def start(self, workdir: Path) -> None:
         self._state_dir.mkdir(parents=True, exist_ok=True)
         name = f"kernel-{uuid.uuid4().hex}"
-        mounted = self._mnt_data and (await _mnt_data_support(True)).available
+        mounted = self._mnt_data and await _mnt_data_available()
         spec = KernelSpec(
             argv=kernel_command(workdir, python=self._python, mnt_data=mounted),
             display_name="remote_kernel local session",
@@ -234,7 +248,7 @@ class IPythonRuntime(SessionRuntime):
         await self._drain_shell()
         out = OutputCollector(max_chars)
         start = time.perf_counter()
-        msg_id = kc.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
+        msg_id = _send_execute(kc, code, max_chars)
         deadline, stop_by = start + timeout, None
         timed_out = False
         while True:
@@ -270,6 +284,9 @@ class IPythonRuntime(SessionRuntime):
             return content.get("execution_state") == "idle"
         if kind == "stream":
             out.stream(content.get("name", "stdout"), content.get("text", ""))
+        elif kind == "display_data" and _DROPPED_MIME in content.get("data", {}):
+            for name, count in content["data"][_DROPPED_MIME].items():
+                out.note_dropped(str(name), int(count))
         elif kind in ("display_data", "execute_result"):
             display_id = (content.get("transient") or {}).get("display_id")
             out.rich(
@@ -367,15 +384,28 @@ class IPythonRuntime(SessionRuntime):
             await channel.get_msg()
 
 
+def _send_execute(kc: Any, code: str, max_chars: int) -> str:
+    """``kc.execute`` plus the output limit in the request metadata, for the kernel."""
+    content = {
+        "code": code,
+        "silent": False,
+        "store_history": True,
+        "user_expressions": {},
+        "allow_stdin": False,
+        "stop_on_error": False,
+    }
+    msg = kc.session.msg("execute_request", content, metadata={_LIMIT_KEY: max_chars})
+    kc.shell_channel.send(msg)
+    return str(msg["header"]["msg_id"])
+
+
 def _ms_since(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
-async def _mnt_data_support(enabled: bool) -> mnt_data_mod.MntDataSupport:
-    """The (cached) namespace check, run off the event loop the first time."""
-    if not enabled or mnt_data_mod.disabled_by_env():
-        return mnt_data_mod.support(enabled)
-    return await asyncio.to_thread(mnt_data_mod.support, enabled)
+async def _mnt_data_available() -> bool:
+    """Whether kernels get a real /mnt/data here (checked once per process, off the loop)."""
+    return (await asyncio.to_thread(mnt_data_mod.support)).available
 
 
 def ipython_runtime_factory(
