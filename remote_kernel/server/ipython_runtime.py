@@ -93,7 +93,7 @@ def _shared_context() -> zmq.asyncio.Context:
         # No receive high-water mark: a kernel's IOPub PUB socket silently drops
         # messages (outputs, even the final "idle") once 1000 wait unread, which a
         # cell printing in a fast loop reached while the pool was busy.
-        pass  # _context.setsockopt(zmq.RCVHWM, 0)
+        _context.setsockopt(zmq.RCVHWM, 0)
     return _context
 
 

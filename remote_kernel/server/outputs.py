@@ -64,6 +64,11 @@ class OutputCollector:
         else:
             self._outputs.append({"output_type": "stream", "name": name, "text": [text]})
 
+    def note_dropped(self, name: str, count: int) -> None:
+        """Count stream text the runtime dropped at the source (it passed the limit there)."""
+        if count > 0:
+            self._dropped[name] = self._dropped.get(name, 0) + count
+
     def rich(
         self,
         output_type: str,
