@@ -199,9 +199,12 @@ class ClientBase:
 class ProgressReader(io.RawIOBase):
     """A read-only file wrapper that reports how many bytes were read."""
 
-    def __init__(self, raw: BinaryIO, total: int | None, progress: Progress | None) -> None:
+    def __init__(
+        self, raw: BinaryIO, total: int | None, progress: Progress | None, name: str = ""
+    ) -> None:
         super().__init__()
         self._raw = raw
+        self._name = name
         self._total = total
         self._progress = progress
         self._start = raw.tell() if raw.seekable() else 0
@@ -225,7 +228,14 @@ class ProgressReader(io.RawIOBase):
         self.done = 0
 
     def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
+        try:
+            data = self._raw.read(size)
+        except OSError as exc:
+            # Raised inside httpx's body streaming, which would let it out bare.
+            raise errors.TransferError(
+                f"Upload of {self._name!r} stopped after {self.done} bytes: reading the local "
+                f"file failed ({exc}). The pool keeps no part of it; nothing was stored."
+            ) from exc
         if data:
             self.done += len(data)
             if self._progress is not None:
@@ -274,7 +284,7 @@ def open_source(
         raise errors.ConfigurationError(
             f"Cannot upload a {type(source).__name__}: give a path, bytes or a binary file."
         )
-    return ProgressReader(raw, total, progress), remote_name, close
+    return ProgressReader(raw, total, progress, remote_name), remote_name, close
 
 
 class DownloadSink:
