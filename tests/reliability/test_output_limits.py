@@ -1,0 +1,74 @@
+"""Outputs past the limit are dropped in the kernel, and none below it is ever lost."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from remote_kernel.client import SessionPoolClient
+from remote_kernel.identifiers import new_identifier
+from remote_kernel.server import LocalPool, ipython_runtime
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_kernel_side_constants_match_the_runtime() -> None:
+    """``_session_streams`` runs by path in the kernel, so it cannot import them."""
+    source = Path(ipython_runtime._STREAMS_FILE).read_text()
+    names = {
+        t.id: n.value.value
+        for n in ast.parse(source).body
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
+    assert names["LIMIT_KEY"] == ipython_runtime._LIMIT_KEY
+    assert names["DROPPED_MIME"] == ipython_runtime._DROPPED_MIME
+
+
+def test_a_fast_printing_loop_loses_no_line(local_pool: LocalPool) -> None:
+    """30 000 flushed prints outran the pool's IOPub queue (1000 messages) and lines vanished."""
+    sid = new_identifier("fastprint")
+    with SessionPoolClient(local_pool.url, token=local_pool.token) as client:
+        result = client.execute(
+            "for i in range(30000):\n    print(i, flush=True)", session=sid, timeout=120
+        )
+        client.delete_session(sid)
+    assert result.ok, result.stderr
+    assert result.stdout.split() == [str(i) for i in range(30000)]
+
+
+@pytest.mark.parametrize("limit", [0, 10, 70_000])
+def test_the_limit_is_exact_per_stream_with_the_dropped_count(
+    local_pool: LocalPool, limit: int
+) -> None:
+    sid = new_identifier("limit")
+    code = (
+        "import sys\n"
+        "for _ in range(3):\n    sys.stdout.write('o' * 50_000)\n"
+        "sys.stderr.write('e' * 5)\nsys.stdout.flush()\nprint('tail')"
+    )
+    with SessionPoolClient(local_pool.url, token=local_pool.token) as client:
+        response = client._http.post(
+            "/executions",
+            params={"api-version": "2024-10-02-preview", "identifier": sid},
+            json={"code": code, "outputStreamsMaxLength": limit},
+            headers={"Authorization": f"Bearer {local_pool.token}"},
+            timeout=60,
+        )
+        client.delete_session(sid)
+    body = response.json()["result"]
+    total = 3 * 50_000 + len("tail\n")
+    kept = "o" * min(limit, 150_000)
+    notice = f"[output truncated: {total - len(kept)} more characters of stdout were dropped"
+    assert body["stdout"].startswith(kept) and notice in body["stdout"]
+    assert body["truncated"] is True
+    assert body["stdout"].replace(kept, "", 1).lstrip("\n").startswith("[output truncated")
+    if limit >= 5:
+        assert body["stderr"] == "eeeee"
+    else:
+        assert "5 more characters of stderr were dropped" in body["stderr"]
+    # The kernel's own report of what it dropped never shows as an output.
+    assert all("vnd.remote-kernel" not in str(o) for o in body["outputs"])
