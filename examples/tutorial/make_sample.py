@@ -23,6 +23,7 @@ def draw(path: str) -> None:
     for (cx, cy, r), colour in zip(
         [(160, 160, 70), (330, 250, 90), (520, 120, 60)],
         [(230, 40, 40), (40, 200, 60), (40, 80, 230)],
+        strict=True,
     ):
         pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour, outline=(255, 255, 255))
     image.save(path, "JPEG", quality=92)
