@@ -206,7 +206,7 @@ class IPythonRuntime(SessionRuntime):
 
     def is_alive(self) -> bool:
         process = self._process()
-        return process is not None and process.poll() is None
+        return process is not None and process.poll() is None and not _exiting(process.pid)
 
     @property
     def pids(self) -> list[int]:
@@ -382,6 +382,20 @@ class IPythonRuntime(SessionRuntime):
         channel = self._kc.shell_channel
         while await channel.msg_ready():
             await channel.get_msg()
+
+
+def _exiting(pid: int) -> bool:
+    """Killed, but not yet reapable (its other threads still unwinding, ~5-20 ms).
+
+    ``poll()`` says alive then, and a call arriving in that window was sent to a
+    dead kernel; Linux already shows the process as a zombie in ``/proc``.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b"Z", b"X")
 
 
 def _send_execute(kc: Any, code: str, max_chars: int) -> str:
