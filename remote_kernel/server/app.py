@@ -48,6 +48,9 @@ from remote_kernel.server.shapes import ApiError
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_UPLOAD_BYTES = 128 * 1024 * 1024
+#: Largest JSON request body (code plus options). Read whole into memory, so bounded:
+#: a 200 MB body used to be buffered (and run) in full.
+MAX_JSON_BYTES = 16 * 1024 * 1024
 _EXECUTION_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _VERSIONS = ", ".join(sorted(GEN1_API_VERSIONS | GEN2_API_VERSIONS))
 #: Routes anyone may read without the token: the API description holds no secret.
@@ -93,9 +96,33 @@ def _session_params(request: Request) -> tuple[int, str]:
     return generation(request), identifier(request)
 
 
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    """The body, or 413 once it passes ``limit``: never more than that is kept in memory.
+
+    Up to ``files.DRAIN_EXTRA`` more is read and dropped, so the client is still
+    listening when the 413 comes (as for uploads).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit + files.DRAIN_EXTRA:
+            break
+        if size <= limit:
+            chunks.append(chunk)
+    if size > limit:
+        raise ApiError(
+            413,
+            "RequestBodyTooLarge",
+            f"The request body is larger than {limit} bytes; send large data as a file upload.",
+        )
+    return b"".join(chunks)
+
+
 async def _json_object(request: Request) -> dict[str, Any]:
+    raw = await _bounded_body(request, MAX_JSON_BYTES)
     try:
-        body = json.loads(await request.body() or b"null")
+        body = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "InvalidRequestBody", "The request body is not valid JSON.") from None
     if not isinstance(body, dict):
@@ -250,7 +277,7 @@ async def list_files(request: Request) -> Response:
     gen, ident = _session_params(request)
     async with _pool(request).using(ident) as (session, _):
         folder = files.resolve_dir(session.directory, request.query_params.get("path"))
-        return JSONResponse(shapes.file_list(files.list_dir(folder), gen))
+        return JSONResponse(shapes.file_list(files.list_dir(folder, session.directory), gen))
 
 
 def _target(request: Request, session_dir: Path) -> Path:

@@ -32,7 +32,7 @@ from remote_kernel.server.shapes import ApiError
 MOUNT = "/mnt/data"
 _TEMP_PREFIX = ".rk-upload-"
 #: How much of an oversized body is read (and dropped) so the client sees the 413.
-_DRAIN_EXTRA = 16 * 1024 * 1024
+DRAIN_EXTRA = _DRAIN_EXTRA = 16 * 1024 * 1024
 
 
 def _bad(message: str) -> ApiError:
@@ -61,11 +61,16 @@ def _strip_mount(path: str) -> str:
     return path
 
 
-def _inside(area: Path, target: Path) -> Path:
-    """``target`` if it (symlinks followed) stays inside ``area``; else 400."""
+def _within(area: Path, target: Path) -> bool:
+    """Whether ``target``, symlinks followed, stays inside ``area``."""
     real_area = os.path.realpath(area)
     real = os.path.realpath(target)
-    if real != real_area and not real.startswith(real_area + os.sep):
+    return real == real_area or real.startswith(real_area + os.sep)
+
+
+def _inside(area: Path, target: Path) -> Path:
+    """``target`` if it (symlinks followed) stays inside ``area``; else 400."""
+    if not _within(area, target):
         raise _bad("The path leaves the session's file area.")
     return target
 
@@ -90,14 +95,21 @@ def existing(target: Path, name: str) -> Path:
     return target
 
 
-def list_dir(directory: Path) -> list[Path]:
-    """Entries of ``directory`` sorted by name, without in-flight uploads."""
+def _listable(area: Path, entry: Path) -> bool:
+    if entry.name.startswith(_TEMP_PREFIX):
+        return False
+    # A symlink that session code planted is listed only when it leads to something
+    # inside the area: a dangling one has no size (its stat failed with a 500), and an
+    # outside target's size and dates are not the session's to see.
+    return not entry.is_symlink() or (entry.exists() and _within(area, entry))
+
+
+def list_dir(directory: Path, area: Path | None = None) -> list[Path]:
+    """Entries of ``directory`` (inside ``area``) sorted by name, without in-flight uploads."""
     if not directory.is_dir():
         raise ApiError(404, "DirectoryNotFound", "That folder does not exist in this session.")
-    return sorted(
-        (p for p in directory.iterdir() if not p.name.startswith(_TEMP_PREFIX)),
-        key=lambda p: p.name,
-    )
+    area = area or directory
+    return sorted((p for p in directory.iterdir() if _listable(area, p)), key=lambda p: p.name)
 
 
 def remove(target: Path, name: str) -> None:
