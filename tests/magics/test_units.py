@@ -12,12 +12,12 @@ from remote_kernel.commands import (
     COMMANDS,
     AcaCommands,
     RemoteValue,
-    _upload_plan,
     line_value,
     parse_line,
     split_remote,
     table,
 )
+from remote_kernel.commands.files import _upload_plan
 from remote_kernel.config import PoolSettings
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.session import RemoteSession
