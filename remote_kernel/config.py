@@ -97,9 +97,7 @@ class PoolSettings(Configurable):
         "(bounded by completion_timeout; never blocks a cell).",
     ).tag(config=True)
 
-    completion_timeout = Float(2.0, help="Seconds a completion request may take.").tag(
-        config=True
-    )
+    completion_timeout = Float(2.0, help="Seconds a completion request may take.").tag(config=True)
 
     local_pool_sandbox = Bool(
         False,
