@@ -267,7 +267,9 @@ def _execute_logged(
     )
     ctrl_c.client = client
     try:
-        client.execute(stderr=kernel_log)
+        # nbclient leaves a kernel manager it did not create running: shut it down
+        # (gracefully, so the kernel deletes its remote session).
+        client.execute(cleanup_kc=True, stderr=kernel_log)
     except CellExecutionError as exc:
         if ctrl_c.pressed:
             return f"{INTERRUPTED} at {progress.describe_current(nb)}"

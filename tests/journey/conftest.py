@@ -95,3 +95,11 @@ def cell_starting(nb: Any, first_line: str) -> Any:
     ]
     assert len(found) == 1, f"{len(found)} cells start with {first_line!r}"
     return found[0]
+
+
+def session_ids(pool: Any) -> set[str]:
+    """The sessions ``pool`` holds now."""
+    from remote_kernel.client import SessionPoolClient
+
+    with SessionPoolClient(pool.url, token=pool.token) as client:
+        return {s.identifier for s in client.list_sessions()}

@@ -31,6 +31,7 @@ from .conftest import (
     mime_outputs,
     outputs_text,
     run_cli,
+    session_ids,
 )
 
 #: Examples this module checks; a new notebook in examples/ must be added here or below.
@@ -111,8 +112,10 @@ def test_quickstart_with_remote_kernel_run(local_pool: Any, tmp_path: Path) -> N
     notebook = copy_example("quickstart.ipynb", tmp_path)
     out = tmp_path / "out.ipynb"
     env = clean_env(local_pool, **jupyter_dirs(tmp_path / "jupyter"))
+    before = session_ids(local_pool)
     proc = run_cli(["run", str(notebook), "-o", str(out)], env)
     assert proc.returncode == 0, proc.stderr
+    assert session_ids(local_pool) <= before  # the kernel deleted its session
     assert re.findall(r"^\[(\d)/6\] ok \d+\.\ds$", proc.stderr, re.M) == list("123456")
     assert local_pool.url in proc.stderr  # says where cells ran
     nb = nbformat.read(out, as_version=4)

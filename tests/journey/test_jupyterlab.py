@@ -26,7 +26,7 @@ import httpx
 import psutil
 import pytest
 
-from .conftest import ARTIFACTS, clean_env, jupyter_dirs
+from .conftest import ARTIFACTS, clean_env, jupyter_dirs, session_ids
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -140,13 +140,6 @@ def run_cell(page: Any, code: str) -> None:
     editor.click()
     page.keyboard.type(code)
     page.keyboard.press("Shift+Enter")
-
-
-def session_ids(pool: Any) -> set[str]:
-    from remote_kernel.client import SessionPoolClient
-
-    with SessionPoolClient(pool.url, token=pool.token) as client:
-        return {s.identifier for s in client.list_sessions()}
 
 
 def test_jupyterlab_runs_cells_on_the_remote_kernel(lab: LabServer, local_pool: Any) -> None:

@@ -17,7 +17,7 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from .conftest import clean_env, cli, jupyter_dirs, outputs_text, run_cli
+from .conftest import clean_env, cli, jupyter_dirs, outputs_text, run_cli, session_ids
 
 
 def write_notebook(path: Path, *cells: Any) -> Path:
@@ -32,7 +32,9 @@ def env(local_pool: Any, tmp_path: Path) -> dict[str, str]:
     return clean_env(local_pool, **jupyter_dirs(tmp_path / "jupyter"))
 
 
-def test_failing_cell_is_named_and_partial_output_written(env: dict, tmp_path: Path) -> None:
+def test_failing_cell_is_named_and_partial_output_written(
+    env: dict, tmp_path: Path, local_pool: Any
+) -> None:
     notebook = write_notebook(
         tmp_path / "fails.ipynb",
         new_markdown_cell("# three code cells"),
@@ -41,6 +43,7 @@ def test_failing_cell_is_named_and_partial_output_written(env: dict, tmp_path: P
         new_code_cell("print('never runs')"),
     )
     out = tmp_path / "fails-out.ipynb"
+    before = session_ids(local_pool)
     proc = run_cli(["run", str(notebook), "-o", str(out)], env)
     assert proc.returncode == 1
     assert re.search(r"^\[1/3\] ok", proc.stderr, re.M)
@@ -58,6 +61,7 @@ def test_failing_cell_is_named_and_partial_output_written(env: dict, tmp_path: P
     assert nb.cells[2].outputs[-1].output_type == "error"
     assert nb.cells[2].outputs[-1].ename == "ZeroDivisionError"
     assert nb.cells[3].outputs == [] and nb.cells[3].execution_count is None
+    assert session_ids(local_pool) <= before  # shut down gracefully: session deleted
 
 
 def test_default_output_is_next_to_the_input(env: dict, tmp_path: Path) -> None:
@@ -175,7 +179,9 @@ def test_bad_input_is_one_line_and_exit_2(
     assert not list(tmp_path.glob("*.out.ipynb"))
 
 
-def test_ctrl_c_interrupts_the_cell_and_keeps_the_outputs(env: dict, tmp_path: Path) -> None:
+def test_ctrl_c_interrupts_the_cell_and_keeps_the_outputs(
+    env: dict, tmp_path: Path, local_pool: Any
+) -> None:
     """Ctrl-C in a terminal: SIGINT to the whole foreground process group."""
     notebook = write_notebook(
         tmp_path / "long.ipynb",
@@ -184,6 +190,7 @@ def test_ctrl_c_interrupts_the_cell_and_keeps_the_outputs(env: dict, tmp_path: P
         new_code_cell("print('never')"),
     )
     out = tmp_path / "long-out.ipynb"
+    before = session_ids(local_pool)
     proc = subprocess.Popen(
         [*cli(), "run", str(notebook), "-o", str(out)],
         env=env,
@@ -211,6 +218,7 @@ def test_ctrl_c_interrupts_the_cell_and_keeps_the_outputs(env: dict, tmp_path: P
     time.sleep(1)
     survivors = [p for p in psutil.process_iter(["pid"]) if _in_group(p, proc.pid)]
     assert survivors == [], survivors
+    assert session_ids(local_pool) <= before
 
 
 def _in_group(process: Any, pgid: int) -> bool:
