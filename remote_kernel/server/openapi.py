@@ -11,6 +11,7 @@ from typing import Any
 
 from remote_kernel import __version__
 from remote_kernel.config import GEN1_API_VERSIONS, GEN2_API_VERSIONS
+from remote_kernel.identifiers import IDENTIFIER_RE
 
 _VERSION = {
     "name": "api-version",
@@ -26,7 +27,7 @@ _IDENTIFIER = {
     "required": True,
     "description": "Session identifier: 4-128 letters, digits and | - & ^ % $ # ( ) { } [ ] ; < >. "
     "A new identifier creates the session.",
-    "schema": {"type": "string", "minLength": 4, "maxLength": 128},
+    "schema": {"type": "string", "pattern": IDENTIFIER_RE.pattern},
 }
 _PATH = {
     "name": "path",
@@ -80,6 +81,114 @@ _UPLOAD_BODY = {
         }
     }
 }
+
+# -- what success answers hold (checked against real answers by tests/reliability) --------
+
+_STR, _INT, _BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+_NULLABLE_OBJECT = {"type": "object", "nullable": True}
+
+
+def _obj(required: list[str], **props: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": props}
+
+
+_RESULT_FIELDS = {
+    "stdout": _STR,
+    "stderr": _STR,
+    "executionTimeInMilliseconds": _INT,
+    "outputs": {"type": "array", "items": {"type": "object"}},
+    "error": _NULLABLE_OBJECT,
+    "truncated": _BOOL,
+    "sessionCreated": _BOOL,
+    "timedOut": _BOOL,
+    "stateLost": _BOOL,
+}
+_GEN2_EXECUTION = _obj(
+    ["id", "identifier", "executionType", "status", "result"],
+    id=_STR,
+    identifier=_STR,
+    executionType={"type": "string", "enum": ["Synchronous", "Asynchronous"]},
+    status={
+        "type": "string",
+        "enum": ["NotStarted", "Running", "Succeeded", "Failed", "Cancelled"],
+    },
+    result={
+        **_obj(["stdout", "stderr", "executionResult"], **_RESULT_FIELDS, executionResult={}),
+        "nullable": True,
+    },
+    rawResult=_NULLABLE_OBJECT,
+)
+_GEN1_EXECUTION = _obj(
+    ["properties"],
+    properties=_obj(
+        ["status", "stdout", "stderr", "result"],
+        status={"type": "string", "enum": ["Success", "Failure"]},
+        result={},
+        **_RESULT_FIELDS,
+    ),
+)
+_GEN1_FILE = _obj(
+    ["properties"],
+    properties=_obj(["filename", "size", "lastModifiedTime"], filename=_STR, size=_INT,
+                    lastModifiedTime=_STR),
+)  # fmt: skip
+_GEN2_FILE = _obj(
+    ["name", "sizeInBytes", "lastModifiedAt", "type"],
+    name=_STR,
+    sizeInBytes=_INT,
+    lastModifiedAt=_STR,
+    contentType={"type": "string", "nullable": True},
+    type={"type": "string", "enum": ["File", "Directory"]},
+)
+_ANY_FILE = {"anyOf": [_GEN1_FILE, _GEN2_FILE]}
+_UPLOADED = {"anyOf": [
+    _obj(["value"], value={"type": "array", "items": _GEN1_FILE}),  # generation 1
+    _GEN2_FILE,  # generation 2, one file
+    {"type": "array", "items": _GEN2_FILE},  # generation 2, several
+]}  # fmt: skip
+_FILE_LIST = _obj(["value"], value={"type": "array", "items": _ANY_FILE})
+_SESSION = _obj(
+    ["identifier", "createdAt", "lastAccessedAt", "expireAt", "etag"],
+    identifier=_STR, createdAt=_STR, lastAccessedAt=_STR, expireAt=_STR, etag=_STR,
+)  # fmt: skip
+
+
+def _json(schema: dict[str, Any], description: str = "Success") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_BINARY = {
+    "description": "The file's bytes",
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+}
+#: (method, path) -> {status: response}; routes not named here answer as in the table below.
+_ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/code/execute"): {"200": _json(_GEN1_EXECUTION)},
+    ("post", "/executions"): {
+        "200": _json(_GEN2_EXECUTION),
+        "202": _json(_GEN2_EXECUTION, "Asynchronous: still running; poll Operation-Location"),
+    },
+    ("get", "/executions/{execution_id}"): {"200": _json(_GEN2_EXECUTION)},
+    ("post", "/executions/{execution_id}/cancel"): {
+        "200": _json(_GEN2_EXECUTION, "It had already finished"),
+        "202": _json(_GEN2_EXECUTION, "Interrupted or dropped"),
+    },
+    # Upload answers follow the api-version's generation, whichever route was used.
+    ("post", "/files/upload"): {"200": _json(_UPLOADED)},
+    ("post", "/files"): {"200": _json(_UPLOADED)},
+    ("get", "/files"): {"200": _json(_FILE_LIST)},
+    ("get", "/files/content/{name}"): {"200": _BINARY},
+    ("get", "/files/{name}/content"): {"200": _BINARY},
+    ("get", "/files/{name}"): {"200": _json(_ANY_FILE)},
+    ("get", "/listSessions"): {"200": _json(_obj(["sessions"], sessions={"type": "array",
+                                                                           "items": _SESSION}))},
+    ("get", "/.management/listSessions"): {"200": _json(_obj(
+        ["value"], value={"type": "array", "items": _SESSION},
+        nextLink={"type": "string", "nullable": True}))},
+    ("get", "/session"): {"200": _json(_SESSION)},
+    ("get", "/packages"): {"200": _json(_obj(["value"], value={"type": "array", "items": _obj(
+        ["name", "version"], name=_STR, version=_STR)}))},
+}  # fmt: skip
 
 #: (method, path, summary, extra parameters, needs identifier, success status, body)
 _ROUTES: list[tuple[str, str, str, list[dict[str, Any]], bool, str, dict[str, Any] | None]] = [
@@ -139,7 +248,11 @@ def _operation(
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, params, needs_id, status, body in _ROUTES:
-        paths.setdefault(path, {})[method] = _operation(summary, params, needs_id, status, body)
+        op = _operation(summary, params, needs_id, status, body)
+        answers = _ANSWERS.get((method, path))
+        if answers:
+            op["responses"] = {**answers, "default": op["responses"]["default"]}
+        paths.setdefault(path, {})[method] = op
     paths["/openapi.json"] = {
         "get": {
             "summary": "This document (no token needed).",
