@@ -51,6 +51,9 @@ class RemoteSession:
         #: session id -> marker value, for pools that don't say when a session is new (Azure).
         self._markers: dict[str, str] = {}
         self._used: set[str] = set()
+        #: Sessions an execution was sent to, finished or not (an interrupted first cell
+        #: still created the session on the pool): what close() deletes.
+        self._sent: set[str] = set()
         self._last_call: dict[str, float] = {}
 
     # ---------------------------------------------------------------- endpoint
@@ -181,6 +184,7 @@ class RemoteSession:
             lost = self._probe_says_lost(
                 session, client.execute(self._probe_code(), session=session, timeout=30)
             )
+        self._sent.add(session)
         try:
             result = client.execute(
                 code, session=session, timeout=timeout, execution_id=execution_id
@@ -202,6 +206,7 @@ class RemoteSession:
         if self._needs_probe(session):
             probe = await client.execute(self._probe_code(), session=session, timeout=30)
             lost = self._probe_says_lost(session, probe)
+        self._sent.add(session)
         try:
             result = await client.execute(
                 code, session=session, timeout=timeout, execution_id=execution_id
@@ -225,7 +230,8 @@ class RemoteSession:
         delete = (
             self.settings.delete_session_on_shutdown if delete_session is None else delete_session
         )
-        return sorted(self._created & self._used) if delete and self._pool is None else []
+        sent = self._used | self._sent
+        return sorted(self._created & sent) if delete and self._pool is None else []
 
     def _finish(self) -> None:
         with self._lock:

@@ -85,15 +85,20 @@ def test_raises_exception_tag_lets_the_run_continue(env: dict, tmp_path: Path) -
     assert "[2/2] ok" in proc.stderr
 
 
-def test_timeout_interrupts_the_cell_and_fails_the_run(env: dict, tmp_path: Path) -> None:
+def test_timeout_interrupts_the_cell_and_fails_the_run(
+    env: dict, tmp_path: Path, local_pool: Any
+) -> None:
     notebook = write_notebook(
         tmp_path / "slow.ipynb",
         new_code_cell("import time\nfor _ in range(600):\n    time.sleep(0.1)"),
         new_code_cell("print('not reached')"),
     )
+    before = session_ids(local_pool)
     started = time.monotonic()
     proc = run_cli(["run", str(notebook), "--timeout", "2", "-o", str(tmp_path / "o.ipynb")], env)
     elapsed = time.monotonic() - started
+    # The interrupted first cell had created the session: the kernel still deletes it.
+    assert session_ids(local_pool) <= before
     assert proc.returncode == 1
     assert "failed at cell [1/2] (index 0): import time -> TimeoutError" in proc.stderr
     assert "--timeout 2 s" in proc.stderr
