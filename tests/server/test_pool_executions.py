@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import signal
 import time
 
 import httpx
@@ -364,14 +366,22 @@ def test_input_fails_instead_of_hanging(api: Api, shared_sid: str) -> None:
     assert body["result"]["error"]["ename"] == "StdinNotImplementedError"
 
 
-def test_interpreter_killed_between_calls_gives_a_fresh_session(api: Api, sid: str) -> None:
-    import os
-    import signal
+def _threads_left(pid: int) -> list[str]:
+    try:
+        return os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return []
 
+
+def test_interpreter_killed_between_calls_gives_a_fresh_session(api: Api, sid: str) -> None:
     pid = api.value(sid, "import os\nbefore = 1\nos.getpid()")
     os.kill(pid, signal.SIGKILL)
+    # Dead for good: a zombie whose last thread is gone (the leader turns "Z" while
+    # its other threads are still exiting, and cannot be reaped until they are).
     deadline = time.monotonic() + 10
-    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+    while len(_threads_left(pid)) > 1 or (
+        _threads_left(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     result = api.run(sid, "'before' in globals()")["result"]
