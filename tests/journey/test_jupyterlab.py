@@ -149,6 +149,7 @@ def test_jupyterlab_runs_cells_on_the_remote_kernel(lab: LabServer, local_pool: 
     from playwright.sync_api import expect, sync_playwright
 
     sessions_before = session_ids(local_pool)
+    expect.set_options(timeout=STEP_MS)  # expect() has its own 5 s default, too short here
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "jupyterlab-remote-kernel.png"
@@ -156,9 +157,9 @@ def test_jupyterlab_runs_cells_on_the_remote_kernel(lab: LabServer, local_pool: 
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(STEP_MS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(STEP_MS)
             page.goto(f"{lab.url}/lab?token={lab.token}")
 
             # The launcher lists the remote kernel; picking it makes a notebook on it.
@@ -190,6 +191,11 @@ def test_jupyterlab_runs_cells_on_the_remote_kernel(lab: LabServer, local_pool: 
             prompts = page.locator(".jp-InputArea-prompt").all_inner_texts()
             assert "[1]:" in prompts and "[2]:" in prompts, prompts
             page.screenshot(path=str(shot), full_page=True)
+        except Exception as exc:
+            failed = ARTIFACTS / "jupyterlab-failure.png"
+            page.screenshot(path=str(failed), full_page=True)
+            log = lab.log.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"{exc}\n(page: {failed})\nJupyterLab log:\n{log}") from exc
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000
