@@ -33,7 +33,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/=]+")
+#: 8+ characters: prose such as "wrong bearer token: ..." stays readable.
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/=]{8,}")
 _JWT = re.compile(r"eyJ[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+")
 
 
