@@ -66,8 +66,17 @@ class ServedPool:
         assert line.startswith("Pool endpoint: "), f"serve printed {line!r}; see {log_path}"
         self.url = line.split(": ", 1)[1].strip()
         self.port = int(self.url.rsplit(":", 1)[1])
-        # Keep draining stdout so the server never blocks on a full pipe.
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        # Keep draining stdout (uvicorn's access log goes there) into a file of its own.
+        self.out_path = log_path.with_suffix(".out")
+        self._copier = threading.Thread(target=self._copy_stdout, daemon=True)
+        self._copier.start()
+
+    def _copy_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        with open(self.out_path, "ab") as out:
+            for line in self.proc.stdout:
+                out.write(line)
+                out.flush()
 
     def _first_line(self, timeout: float) -> str:
         assert self.proc.stdout is not None
@@ -109,8 +118,10 @@ class ServedPool:
         return int(psutil.Process(self.pid).memory_info().rss)
 
     def log_text(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
+        if not self._log.closed:
+            self._log.flush()
+        out = self.out_path.read_text(errors="replace") if self.out_path.exists() else ""
+        return self.log_path.read_text(errors="replace") + out
 
     # -- stopping ----------------------------------------------------------------------
 
@@ -122,6 +133,7 @@ class ServedPool:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._copier.join(5)
         self._log.close()
 
     def kill(self) -> None:
