@@ -273,8 +273,8 @@ class Protocol:
         else:
             payload = inner  # generation 1: flat
             value = inner.get("result")
-            if value == "":
-                value = None
+        if value == "":  # both generations send "" for "no value" (the tutorial shows it)
+            value = None
         status = _status(inner.get("status") or body.get("status"), response.status_code)
         stdout = str(payload.get("stdout") or "")
         stderr = str(payload.get("stderr") or "")

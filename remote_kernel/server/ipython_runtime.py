@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 INTERRUPT_GRACE = 3.0
 #: How often a silent kernel is checked for death while a cell runs.
 _POLL = 0.2
+#: How long to wait for the shell reply after ``idle`` (it is normally already there).
+_REPLY_WAIT = 1.0
 _KERNEL_NAME = "remote-kernel-session"
 #: Environment variables a session must never see (the pool's own secrets).
 _HIDDEN_ENV = frozenset(TOKEN_ENV)
@@ -271,7 +273,30 @@ class IPythonRuntime(SessionRuntime):
                 continue
             if await self._handle(msg, out):
                 break
+        if out.error is None and not timed_out:
+            await self._error_from_reply(msg_id, out)
         return self._finish(out, start, timeout, timed_out)
+
+    async def _error_from_reply(self, msg_id: str, out: OutputCollector) -> None:
+        """Errors IPython reports only in the shell reply (a ``UsageError`` such as an
+        unknown magic prints to stderr and sends no ``error`` message): make them errors.
+        The reply left before ``idle`` was published, so this wait is normally zero."""
+        deadline = time.perf_counter() + _REPLY_WAIT
+        while (remaining := deadline - time.perf_counter()) > 0:
+            try:
+                reply = await self._kc.get_shell_msg(timeout=remaining)
+            except queue.Empty:
+                return
+            if reply["parent_header"].get("msg_id") != msg_id:
+                continue
+            content = reply["content"]
+            if content.get("status") == "error":
+                out.add_error(
+                    str(content.get("ename") or "Error"),
+                    str(content.get("evalue") or ""),
+                    list(content.get("traceback") or []),
+                )
+            return
 
     async def _handle(self, msg: dict[str, Any], out: OutputCollector) -> bool:
         """Feed one IOPub message to ``out``; True once the kernel is idle again."""

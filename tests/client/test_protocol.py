@@ -371,3 +371,14 @@ def test_traceback_text_parsing():
     assert (info.ename, info.evalue) == ("ZeroDivisionError", "division by zero")
     custom = parse_traceback_text("Traceback (most recent call last):\n  x\nmymod.Boom: bang")
     assert (custom.ename, custom.evalue) == ("mymod.Boom", "bang")
+
+
+def test_gen2_empty_string_result_means_none():
+    body = {
+        "id": "e",
+        "status": "Succeeded",
+        "result": {"stdout": "1\n", "stderr": "", "executionResult": ""},
+    }
+    result = GEN2.parse_execution(ok(body), "s-123")
+    assert result.value is None
+    assert [o["output_type"] for o in result.outputs] == ["stream"]

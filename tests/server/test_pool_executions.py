@@ -386,3 +386,12 @@ def test_interpreter_killed_between_calls_gives_a_fresh_session(api: Api, sid: s
         time.sleep(0.02)
     result = api.run(sid, "'before' in globals()")["result"]
     assert result["sessionCreated"] is True and result["executionResult"] is False
+
+
+def test_usage_error_is_an_error_not_a_success(api: Api, shared_sid: str) -> None:
+    # IPython reports an unknown magic only in the shell reply and on stderr.
+    body = api.run(shared_sid, "%definitely_not_a_magic")
+    assert body["status"] == "Failed"
+    assert body["result"]["error"]["ename"] == "UsageError"
+    assert "definitely_not_a_magic" in body["result"]["error"]["evalue"]
+    assert api.run(shared_sid, "1 + 1")["result"]["executionResult"] == 2
