@@ -172,7 +172,7 @@ class IPythonRuntime(SessionRuntime):
 
     async def _connect(self) -> None:
         assert self._km is not None
-        kc = self._km.client()
+        kc = self._km.client(context=_shared_context())
         kc.start_channels()
         try:
             await kc.wait_for_ready(timeout=self._startup_timeout)
