@@ -89,7 +89,10 @@ class _Breaks(io.RawIOBase):
 
 
 def test_client_errors_reprs_and_logs(
-    secured: ServedPool, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    secured: ServedPool,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     sid = new_identifier("secrets")
@@ -135,6 +138,9 @@ def test_client_errors_reprs_and_logs(
         with SessionPoolClient(local.url, token=TOKEN) as c:
             assert c.execute("1", session=sid).value == 1
     seen["python logging"] = caplog.text
+    printed = capfd.readouterr()
+    seen["printed (uvicorn's own loggers)"] = printed.out + printed.err
+    assert '"POST /executions?' in seen["printed (uvicorn's own loggers)"]  # access log on
     for label, text in seen.items():
         assert_clean(label, text)
 
