@@ -231,6 +231,9 @@ class RemoteSession:
             self.settings.delete_session_on_shutdown if delete_session is None else delete_session
         )
         sent = self._used | self._sent
+        if self._client is not None or self._aclient is not None:
+            # %aca_* commands (uploads...) reach the pool through the client directly.
+            sent = sent | {self._session_id}
         return sorted(self._created & sent) if delete and self._pool is None else []
 
     def _finish(self) -> None:

@@ -231,3 +231,21 @@ def _in_group(process: Any, pgid: int) -> bool:
         return os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE
     except (ProcessLookupError, psutil.Error):
         return False
+
+
+def test_command_only_notebook_uploads_and_leaves_no_session(
+    env: dict, tmp_path: Path, local_pool: Any
+) -> None:
+    """%aca_* cells run in the kernel, relative to the notebook's folder; a kernel that
+    only ran commands still deletes the session it made."""
+    (tmp_path / "data.txt").write_text("some data\n")
+    notebook = write_notebook(
+        tmp_path / "files.ipynb", new_code_cell("%aca_upload data.txt"), new_code_cell("%aca_files")
+    )
+    before = session_ids(local_pool)
+    proc = run_cli(["run", str(notebook)], env, cwd="/")  # not the notebook's folder
+    assert proc.returncode == 0, proc.stderr
+    nb = nbformat.read(tmp_path / "files.out.ipynb", as_version=4)
+    assert "Uploaded data.txt -> /mnt/data/data.txt" in outputs_text(nb.cells[0])
+    assert "data.txt" in nb.cells[1].outputs[0]["data"]["text/plain"]
+    assert session_ids(local_pool) <= before
