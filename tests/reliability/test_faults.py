@@ -88,13 +88,15 @@ def test_kernel_killed_mid_cell_loses_the_session_and_the_next_call_starts_afres
         assert len(new) == 1, f"expected one new kernel, got {new}"
         kernel_pid = new.pop()
         outcome: dict[str, Any] = {}
-        cell = threading.Thread(
-            target=lambda: outcome.update(r=rs.execute("import time\ntime.sleep(60)"))
-        )
+        code = "open('started.txt', 'w').close()\nimport time\ntime.sleep(60)"
+        cell = threading.Thread(target=lambda: outcome.update(r=rs.execute(code)))
         cell.start()
-        # Mid-cell: the kernel is sleeping inside the execution.
-        assert wait_until(lambda: psutil.Process(kernel_pid).status() == "sleeping", 10)
-        time.sleep(0.5)
+        # Mid-cell: the cell has made its file (seen through the API) and sleeps.
+        with SessionPoolClient(served.url, token=served.token) as files:
+            assert wait_until(
+                lambda: "started.txt" in {f.name for f in files.list_files(session=rs.session_id)},
+                20,
+            )
         psutil.Process(kernel_pid).kill()
         cell.join(30)
         assert not cell.is_alive(), "the call did not return after its kernel was killed"
