@@ -62,6 +62,7 @@ class ClientBase:
         self.api_version = api_version
         self.connect_timeout = float(connect_timeout)
         self.protocol = Protocol(endpoint, api_version, default_timeout=timeout)
+        self.protocol.auth_mode = self._auth.mode
 
     @classmethod
     def _settings_kwargs(cls, settings: PoolSettings, endpoint: str | None) -> dict[str, Any]:

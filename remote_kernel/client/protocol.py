@@ -93,6 +93,8 @@ class Protocol:
         self.api_version = api_version
         self.gen1 = is_generation1(api_version)
         self.default_timeout = default_timeout
+        #: "azure", "token" or "none": picks the fix a 401 names.
+        self.auth_mode = "azure"
 
     # ------------------------------------------------------------------ helpers
     def _params(self, session: str | None = None, **extra: str) -> dict[str, str]:
@@ -514,7 +516,7 @@ class Protocol:
         }
         lowered = f"{code} {detail}".lower()
         if status == 401:
-            return errors.AuthenticationError(head, **kw)
+            return errors.AuthenticationError(head, fix=STATIC_TOKEN_FIX.get(self.auth_mode), **kw)
         if status == 403:
             return errors.PermissionDeniedError(
                 head,
@@ -558,6 +560,13 @@ class Protocol:
             return errors.BadRequestError(head, fix=errors.InvalidIdentifierError.fix, **kw)
         return errors.BadRequestError(head, **kw)
 
+
+STATIC_TOKEN_FIX = {
+    "token": "The pool rejected the static token: check ACA_POOL_TOKEN (or c.PoolSettings.token) "
+    "against the token the pool expects (`remote-kernel serve --token`); an Azure access token "
+    "pasted by hand expires after about an hour.",
+    "none": "The pool wants a bearer token: set ACA_POOL_TOKEN, or use auth='azure' for Azure.",
+}
 
 ENDPOINT_FIX = (
     "Check the pool endpoint: `az containerapp sessionpool show -n <pool> -g <group> "

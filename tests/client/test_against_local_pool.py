@@ -169,3 +169,13 @@ def test_timeout_keeps_state(local_pool, sid):
         result = client.execute("import time; time.sleep(60)", session=sid, timeout=1)
         assert result.status is ExecutionStatus.TIMED_OUT and not result.ok
         assert client.execute("kept", session=sid).value == "yes"
+
+
+def test_401_advice_fits_the_auth_mode(local_pool, sid):
+    with SessionPoolClient(local_pool.url, token="wrong-token-value") as client:
+        with pytest.raises(errors.AuthenticationError) as info:
+            client.execute("1", session=sid)
+    assert "ACA_POOL_TOKEN" in str(info.value) and "az login" not in str(info.value)
+    with SessionPoolClient(local_pool.url, auth="none") as client:
+        with pytest.raises(errors.AuthenticationError, match="wants a bearer token"):
+            client.execute("1", session=sid)
