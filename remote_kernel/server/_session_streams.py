@@ -110,4 +110,28 @@ def _install() -> None:
     ip.events.register("post_execute", post_execute)
 
 
+def _unbounded_iopub() -> None:
+    """ipykernel's IOPub PUB socket keeps the default send limit of 1000 messages per
+    subscriber and *drops* what passes it: a cell printing fast while the pool is busy
+    with other sessions lost lines. With no limit, messages wait instead (libzmq applies
+    a changed limit to connections already open). Set on the IOPub thread, which owns
+    the socket."""
+    ip = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    thread = getattr(getattr(ip, "kernel", None), "iopub_thread", None)
+    socket = getattr(thread, "socket", None)
+    if thread is None or socket is None:
+        return
+    import zmq
+
+    done = threading.Event()
+
+    def lift() -> None:
+        socket.setsockopt(zmq.SNDHWM, 0)
+        done.set()
+
+    thread.schedule(lift)
+    done.wait(5)
+
+
 _install()
+_unbounded_iopub()

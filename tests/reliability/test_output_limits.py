@@ -85,3 +85,24 @@ def test_the_limit_is_exact_per_stream_with_the_dropped_count(
         assert "5 more characters of stderr were dropped" in body["stderr"]
     # The kernel's own report of what it dropped never shows as an output.
     assert all("vnd.remote-kernel" not in str(o) for o in body["outputs"])
+
+
+def test_no_line_is_lost_when_sessions_print_fast_together(local_pool: LocalPool) -> None:
+    """Four sessions flushing 15 000 lines each at once on two cores: before the kernels'
+    IOPub send limit was lifted, 0-8 % of the lines vanished from the middle."""
+    import asyncio
+
+    from remote_kernel.client import AsyncSessionPoolClient
+
+    lines = 15_000
+    code = f"for i in range({lines}): print(i, flush=True)"
+
+    async def run() -> list[str]:
+        async with AsyncSessionPoolClient(local_pool.url, token=local_pool.token) as client:
+            results = await asyncio.gather(
+                *(client.execute(code, session=new_identifier("fast")) for _ in range(4))
+            )
+        return [r.stdout for r in results]
+
+    for stdout in asyncio.run(run()):
+        assert stdout.splitlines() == [str(i) for i in range(lines)]
