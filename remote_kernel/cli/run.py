@@ -72,7 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--endpoint",
         default="",
         metavar="URL",
-        help="Pool management endpoint for this run (sets ACA_POOL_ENDPOINT for the kernel). "
+        help="Pool management endpoint for this run (over the kernelspec, the environment "
+        "and config files). "
         "Default: the kernelspec's or the environment's, else the embedded local pool.",
     )
     parser.set_defaults(func=run_notebook)
@@ -260,6 +261,8 @@ def _execute_logged(
             "traceback": [],
         },
         resources={"metadata": {"path": str(notebook.resolve().parent)}},
+        # On the kernel's command line too: that beats a Jupyter config file's setting.
+        extra_arguments=[f"--RemoteKernel.pool_endpoint={args.endpoint}"] if args.endpoint else [],
         on_cell_start=progress.on_cell_start,
         on_cell_executed=progress.on_cell_executed,
         on_notebook_start=ctrl_c.on_notebook_start,

@@ -108,6 +108,12 @@ def test_timeout_interrupts_the_cell_and_fails_the_run(
 def test_endpoint_flag_and_a_refused_endpoint(local_pool: Any, tmp_path: Path) -> None:
     notebook = write_notebook(tmp_path / "one.ipynb", new_code_cell("print('hi there')"))
     env = clean_env(ACA_POOL_TOKEN=local_pool.token, **jupyter_dirs(tmp_path / "jupyter"))
+    # --endpoint beats even a Jupyter config file's endpoint (here a dead one).
+    profile = Path(env["IPYTHONDIR"]) / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_kernel_config.py").write_text(
+        "c.RemoteKernel.pool_endpoint = 'http://127.0.0.1:9'\n"
+    )
     proc = run_cli(["run", str(notebook), "--endpoint", local_pool.url], env)
     assert proc.returncode == 0, proc.stderr
     assert local_pool.url in proc.stderr
