@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds a kernel gets to stop after an interrupt before it is restarted.
 INTERRUPT_GRACE = 3.0
+#: Seconds between repeated interrupts while a run has not stopped.
+INTERRUPT_RETRY = 0.5
 #: How often a silent kernel is checked for death while a cell runs.
 _POLL = 0.2
 #: How long to wait for the shell reply after ``idle`` (it is normally already there).
@@ -251,7 +253,7 @@ class IPythonRuntime(SessionRuntime):
         out = OutputCollector(max_chars)
         start = time.perf_counter()
         msg_id = _send_execute(kc, code, max_chars)
-        deadline, stop_by = start + timeout, None
+        deadline, stop_by, retry_at = start + timeout, None, None
         timed_out = False
         while True:
             now = time.perf_counter()
@@ -259,10 +261,18 @@ class IPythonRuntime(SessionRuntime):
                 timed_out = not self._cancel_requested
                 if self._started_in_kernel or timed_out:
                     await self._send_interrupt()
-                stop_by = now + INTERRUPT_GRACE
+                stop_by, retry_at = now + INTERRUPT_GRACE, now + INTERRUPT_RETRY
             elif stop_by is not None and now >= stop_by:
                 return await self._restart_after_stuck(out, start, timeout, timed_out)
-            wait = min(_POLL, max(0.0, (stop_by or deadline) - now))
+            elif retry_at is not None and now >= retry_at and self._interrupt_sent:
+                # A SIGINT that lands while the kernel is busy but before the cell's own
+                # code runs is swallowed; another one stops the cell (as a user presses
+                # interrupt twice) before the grace runs out and the state is lost.
+                self._interrupt_sent = False
+                await self._send_interrupt()
+                retry_at = now + INTERRUPT_RETRY
+            wake = min(stop_by or deadline, retry_at or deadline)
+            wait = min(_POLL, max(0.0, wake - now))
             try:
                 msg = await kc.get_iopub_msg(timeout=wait)
             except queue.Empty:
