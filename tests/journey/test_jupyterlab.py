@@ -171,6 +171,10 @@ def test_jupyterlab_runs_cells_on_the_remote_kernel(lab: LabServer, local_pool: 
             expect(page.locator(".jp-Notebook")).to_be_visible()
             kernel_name = page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName")
             expect(kernel_name).to_have_text("Python (remote session)")
+            # Shift+Enter before the kernel's first idle is dropped by JupyterLab itself
+            # (the cell stays "[ ]:"), so wait for the kernel as a person would.
+            indicator = page.locator(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator")
+            expect(indicator).to_have_attribute("data-status", "idle")
 
             run_cell(page, 'print("hello from", "the remote session", 6 * 7)')
             outputs = page.locator(".jp-OutputArea-output")

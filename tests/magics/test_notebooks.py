@@ -167,7 +167,7 @@ def test_magics_example_notebook_runs(local_pool, tmp_path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     by_start = {c.source.split("\n")[0]: c for c in code}
     assert (
-        by_start["summary['median']  # a real local dict"].outputs[0]["data"]["text/plain"] == "3.5"
+        by_start['summary["median"]  # a real local dict'].outputs[0]["data"]["text/plain"] == "3.5"
     )
     assert by_start["count = %aca len(rolls)"].outputs[0]["data"]["text/plain"] == "80"
     pulled = by_start["%aca_pull buckets"].outputs[-1]["data"]["text/plain"]
