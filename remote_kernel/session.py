@@ -246,27 +246,23 @@ class RemoteSession:
 
     def close(self, delete_session: bool | None = None) -> None:
         """Delete the sessions this object created (unless told not to) and stop the pool."""
-        client = self._client
         for session in self._to_delete(delete_session):
             try:
-                (client or self.client).delete_session(session)
+                self.client.delete_session(session)
             except errors.RemoteKernelError:
                 pass  # best effort at shutdown: the pool's cooldown reclaims it anyway
-        for c in (self._client, client):
-            if c is not None:
-                c.close()
+        if self._client is not None:
+            self._client.close()
         self._finish()
 
     async def aclose(self, delete_session: bool | None = None) -> None:
-        aclient = self._aclient
         for session in self._to_delete(delete_session):
             try:
-                await (aclient or self.aclient).delete_session(session)
+                await self.aclient.delete_session(session)
             except errors.RemoteKernelError:
                 pass
-        for c in (self._aclient, aclient):
-            if c is not None:
-                await c.aclose()
+        if self._aclient is not None:
+            await self._aclient.aclose()
         if self._client is not None:
             self._client.close()
         self._finish()

@@ -92,7 +92,13 @@ class ClientBase:
             "base_url": self.endpoint,
             "headers": {"User-Agent": f"remote-kernel/{__version__}"},
             "timeout": httpx.Timeout(DEFAULT_READ_TIMEOUT, connect=self.connect_timeout),
-            "limits": httpx.Limits(max_connections=200, max_keepalive_connections=100),
+            # Keep idle connections a minute (notebook cells are seconds apart: a new TLS
+            # handshake per cell is what the known clients pay), but drop them before the
+            # server does (load balancers: 4 min; the local pool: 2 min), so a request is
+            # never written into a connection the server is closing.
+            "limits": httpx.Limits(
+                max_connections=200, max_keepalive_connections=100, keepalive_expiry=60.0
+            ),
             "follow_redirects": False,
         }
 

@@ -113,9 +113,8 @@ def _install() -> None:
 def _unbounded_iopub() -> None:
     """ipykernel's IOPub PUB socket keeps the default send limit of 1000 messages per
     subscriber and *drops* what passes it: a cell printing fast while the pool is busy
-    with other sessions lost lines. With no limit, messages wait instead (libzmq applies
-    a changed limit to connections already open). Set on the IOPub thread, which owns
-    the socket."""
+    with other sessions lost lines. With no limit and no dropping, messages wait instead
+    (back-pressure on the cell's output). Set on the IOPub thread, which owns the socket."""
     ip = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
     thread = getattr(getattr(ip, "kernel", None), "iopub_thread", None)
     socket = getattr(thread, "socket", None)
@@ -127,6 +126,8 @@ def _unbounded_iopub() -> None:
 
     def lift() -> None:
         socket.setsockopt(zmq.SNDHWM, 0)
+        # And should a queue still be full, wait for room instead of dropping the message.
+        socket.setsockopt(zmq.XPUB_NODROP, 1)
         done.set()
 
     thread.schedule(lift)

@@ -46,6 +46,10 @@ class _ThreadServer(uvicorn.Server):
         pass
 
 
+#: Seconds an idle keep-alive connection stays open.
+KEEP_ALIVE_SECONDS = 120
+
+
 def runtime_factory_for(
     sandbox: bool, *, session_python: str | None = None, mnt_data: bool = True
 ) -> RuntimeFactory:
@@ -244,6 +248,9 @@ def start_local_pool(
         lifespan="on",
         access_log=log_level == "debug",
         timeout_graceful_shutdown=3,
+        # Longer than any client's keep-alive expiry (ours: 60 s), so a client never sends
+        # on a connection the pool is closing at that instant (a lost execution otherwise).
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server = _ThreadServer(config)
     bound_port = sock.getsockname()[1]
