@@ -8,20 +8,18 @@ or writes the user's own kernelspecs or settings.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pool_env import pool_env
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 ARTIFACTS = REPO / "test-artifacts"
 
-#: What a user's environment may carry that would change where cells run.
-_POOL_VARS = ("POOL_ENDPOINT", "POOL_MANAGEMENT_ENDPOINT")
 _JUPYTER_VARS = ("JUPYTER_PATH", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "IPYTHONDIR")
 
 
@@ -32,16 +30,8 @@ def cli() -> list[str]:
 
 
 def clean_env(pool: Any | None = None, **extra: str) -> dict[str, str]:
-    """This process's environment without pool settings, pointed at ``pool`` if given."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("ACA_") and k not in _POOL_VARS and k not in _JUPYTER_VARS
-    }
-    if pool is not None:
-        env.update(ACA_POOL_ENDPOINT=pool.url, ACA_POOL_TOKEN=pool.token)
-    env.update(extra)
-    return env
+    """This process's environment without pool or Jupyter settings, pointed at ``pool``."""
+    return pool_env(pool, drop=_JUPYTER_VARS, **extra)
 
 
 def jupyter_dirs(root: Path, prefix: Path | None = None) -> dict[str, str]:

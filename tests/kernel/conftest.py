@@ -7,7 +7,6 @@ pool's URL and token passed in the environment the way users pass them.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 from jupyter_client import BlockingKernelClient, KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
+from pool_env import pool_env
 
 from remote_kernel.kernel.spec import SpecOptions, install
 
@@ -39,19 +39,6 @@ def kernel_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def kernels_dir(prefix: Path) -> Path:
     return prefix / "share" / "jupyter" / "kernels"
-
-
-def pool_env(pool: Any | None, **extra: str) -> dict[str, str]:
-    """The test process's environment, pointed at ``pool`` (None: no endpoint at all)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("ACA_") and k not in ("POOL_ENDPOINT", "POOL_MANAGEMENT_ENDPOINT")
-    }
-    if pool is not None:
-        env.update(ACA_POOL_ENDPOINT=pool.url, ACA_POOL_TOKEN=pool.token)
-    env.update(extra)
-    return env
 
 
 @contextmanager

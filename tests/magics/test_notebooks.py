@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -14,20 +13,9 @@ import psutil
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from pool_env import pool_env as clean_env
 
 from remote_kernel.session import LOCAL_POOL_NOTICE
-
-
-def clean_env(pool: Any | None = None, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("ACA_") and k not in ("POOL_ENDPOINT", "POOL_MANAGEMENT_ENDPOINT")
-    }
-    if pool is not None:
-        env.update(ACA_POOL_ENDPOINT=pool.url, ACA_POOL_TOKEN=pool.token)
-    env.update(extra)
-    return env
 
 
 def run_notebook(cells: list[str], cwd: Path, env: dict[str, str]) -> nbformat.NotebookNode:
