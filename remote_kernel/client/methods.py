@@ -57,7 +57,7 @@ class ClientMethods(ClientBase):
         """``transport``: an httpx transport under the client's own (tests: a MockTransport)."""
         super().__init__(endpoint, **kwargs)
         self._transport = self.transport_class(self.endpoint, self.connect_timeout, transport)
-        self._http = self._transport.http
+        self._http = self._transport.http  # the httpx client itself, for raw calls in tests
         self._policy = Policy(self.endpoint, self._auth)
 
     def run(self, step: Step) -> Any:
