@@ -74,13 +74,13 @@ print(MARK + json.dumps(_main(json.loads(SPEC)), ensure_ascii=False))
 """
 
 
-def shell_program(call: proto.ToolCall) -> str:
+def shell_program(call: proto.ToolCall, *, timeout: float = SHELL_TIMEOUT) -> str:
     """Python source that runs the shell command of ``call`` and prints its result line."""
     spec = json.dumps(
         {
             "argv": list(call.exec_args) if call.exec_args is not None else None,
             "command": call.shell_command,
-            "timeout": SHELL_TIMEOUT,
+            "timeout": timeout,
             "limit": SHELL_MAX_CHARS,
         }
     )

@@ -46,3 +46,15 @@ def structured(result: Any) -> dict[str, Any]:
     content = result.structured_content
     assert isinstance(content, dict), result
     return content
+
+
+async def initialize_error(url: str, headers: dict[str, str]) -> BaseException:
+    """What connecting and initializing raised (the SDK wraps it in exception groups)."""
+    try:
+        async with connect(url, headers):
+            pass
+    except BaseException as exc:  # noqa: BLE001 - unwrapped and returned for the test to judge
+        while hasattr(exc, "exceptions") and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+        return exc
+    raise AssertionError("initialize succeeded")
