@@ -6,6 +6,8 @@ import json
 
 from mcp_helpers import McpPool, connect, structured
 
+from remote_kernel.server import mnt_data
+
 TOOLS = {"launchShell", "runShellCommandInRemoteEnvironment", "runPythonCodeInRemoteEnvironment"}
 
 
@@ -59,6 +61,8 @@ async def test_each_tool_runs_and_state_persists_in_an_environment(mcp_pool: Mcp
         shell_cwd = structured(wrote)["stdout"].strip()
         assert structured(wrote)["exitCode"] == 0
         assert f"cwd {shell_cwd}" in structured(first)["stdout"]
+        if mnt_data.support(True, shown=True).available:
+            assert shell_cwd == "/mnt/data"
 
         read = await client.call_tool(
             "runShellCommandInRemoteEnvironment",
