@@ -54,7 +54,13 @@ class McpEndpoint:
                 headers={"Allow": "POST"},
             )
         else:
-            response = await self._post(request)
+            try:
+                response = await self._post(request)
+            except Exception as exc:  # a bug of ours: a JSON-RPC answer, not a bare 500
+                log.exception("the MCP endpoint failed")
+                message = f"Internal error: {type(exc).__name__}"
+                error = proto.error(None, proto.INTERNAL_ERROR, message)
+                response = JSONResponse(error, status_code=500)
         await response(scope, receive, send)
 
     def _authorized(self, request: Request) -> bool:

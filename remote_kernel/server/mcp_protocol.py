@@ -170,6 +170,8 @@ def parse_body(raw: bytes) -> tuple[list[Any], bool]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ProtocolError(PARSE_ERROR, "Parse error: the body is not valid JSON.") from None
+    except RecursionError:  # [[[[...]]]] deeper than the parser's stack
+        raise ProtocolError(PARSE_ERROR, "Parse error: the JSON is nested too deeply.") from None
     if isinstance(body, list):
         if not body:
             raise ProtocolError(INVALID_REQUEST, "Invalid Request: an empty batch.")

@@ -126,6 +126,7 @@ def test_a_batch_gets_one_answer_per_request(mcp_pool: McpPool, http: httpx.Clie
         (b"\xff\xfe\x00", 400, -32700),
         (b"", 400, -32700),
         (b"[]", 400, -32600),
+        (b"[" * 200_000 + b"]" * 200_000, 400, -32700),
         (b"42", 400, -32600),
         (b'{"jsonrpc": "2.0", "method": 5}', 400, -32600),
         (b'{"jsonrpc": "2.0", "id": 3, "method": "tools/delete"}', 200, -32601),
