@@ -79,7 +79,7 @@ def test_serve_mcp_prints_a_generated_key_once_and_doctor_checks_it() -> None:
 
 def test_serve_with_a_given_key_never_echoes_it() -> None:
     key = "given-" + secrets.token_urlsafe(16)
-    with serve(clean_env(ACA_MCP_API_KEY=key), "--mcp") as (lines, errors):
+    with serve(clean_env(ACA_MCP_API_KEY=key), "--mcp", "--log-level", "debug") as (lines, errors):
         pool_url = lines[0].removeprefix("Pool endpoint: ")
         assert lines[2] == "MCP API key: the one given (--mcp-api-key or ACA_MCP_API_KEY)"
         ok = httpx.post(f"{pool_url}/mcp", json=INIT, headers={"x-ms-apikey": key})
