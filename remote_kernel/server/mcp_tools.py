@@ -19,8 +19,7 @@ from typing import Any
 from remote_kernel.config import MAX_EXECUTION_TIMEOUT
 from remote_kernel.identifiers import new_identifier
 from remote_kernel.server import mcp_protocol as proto
-from remote_kernel.server.pool import DEFAULT_MAX_OUTPUT_CHARS, SessionPool
-from remote_kernel.server.runtime import RunOutcome
+from remote_kernel.server.pool import DEFAULT_MAX_OUTPUT_CHARS, Execution, SessionPool
 from remote_kernel.server.shapes import ApiError, error_text, result_value, strip_ansi
 
 log = logging.getLogger(__name__)
@@ -91,11 +90,12 @@ def shell_program(call: proto.ToolCall, *, timeout: float = SHELL_TIMEOUT) -> st
     )
 
 
-def shell_result(outcome: RunOutcome) -> dict[str, Any] | None:
-    """The command's ``{stdout, stderr, exitCode, timedOut}``, or None if the runner failed."""
+def shell_result(stdout: str) -> dict[str, Any] | None:
+    """The command's ``{stdout, stderr, exitCode, timedOut}`` from the runner's output,
+    or None if the runner printed no result line."""
     # split("\n"), not splitlines(): the output may hold \x1c-\x1e or \u2028 inside a line.
-    lines = [line for line in outcome.stdout.split("\n") if line.startswith(_MARK)]
-    if outcome.error or not lines:
+    lines = [line for line in stdout.split("\n") if line.startswith(_MARK)]
+    if not lines:
         return None
     try:
         result = json.loads(lines[-1][len(_MARK) :])
@@ -134,19 +134,25 @@ class Environments:
             self._issued.popitem(last=False)
         return proto.tool_result({"environmentId": environment_id}, is_error=False)
 
-    async def _run(self, environment_id: str, code: str, max_chars: int) -> RunOutcome:
+    async def _run(self, environment_id: str, code: str, max_chars: int) -> Execution:
+        """Run ``code`` in the environment's session (created if needed) and wait for it.
+
+        Only the pool's public interface: whatever runtime the session has runs it.
+        """
         execution = await self.pool.submit(
             environment_id, code, timeout=MAX_EXECUTION_TIMEOUT, max_output_chars=max_chars
         )
         await execution.done.wait()
         assert execution.outcome is not None
-        return execution.outcome
+        return execution
 
     async def _python(self, environment_id: str, code: str) -> dict[str, Any]:
         try:
-            outcome = await self._run(environment_id, code, DEFAULT_MAX_OUTPUT_CHARS)
+            execution = await self._run(environment_id, code, DEFAULT_MAX_OUTPUT_CHARS)
         except ApiError as exc:
             return proto.tool_failure(exc.message)
+        outcome = execution.outcome
+        assert outcome is not None
         structured = {
             "environmentId": environment_id,
             "stdout": strip_ansi(outcome.stdout),
@@ -160,12 +166,14 @@ class Environments:
         assert call.environment_id is not None
         # The result line carries both streams JSON-escaped: room for the worst case.
         try:
-            outcome = await self._run(
+            execution = await self._run(
                 call.environment_id, shell_program(call), 16 * SHELL_MAX_CHARS
             )
         except ApiError as exc:
             return proto.tool_failure(exc.message)
-        result = shell_result(outcome)
+        outcome = execution.outcome
+        assert outcome is not None
+        result = None if outcome.error else shell_result(outcome.stdout)
         if result is None:
             detail = error_text(outcome).strip() or "no result"
             return proto.tool_failure(f"The environment could not run the command: {detail}")

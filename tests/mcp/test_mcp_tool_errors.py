@@ -10,7 +10,6 @@ from mcp_helpers import McpPool, connect, structured
 
 from remote_kernel.server import mcp_protocol as proto
 from remote_kernel.server.mcp_tools import shell_program, shell_result
-from remote_kernel.server.runtime import RunOutcome
 
 
 async def test_failing_commands_are_tool_errors(mcp_pool: McpPool) -> None:
@@ -89,7 +88,7 @@ def test_a_timed_out_command_is_stopped_with_what_it_started() -> None:
         timeout=60,
     )
     assert time.monotonic() - began < 15
-    result = shell_result(RunOutcome(stdout=done.stdout))
+    result = shell_result(done.stdout)
     assert result is not None
     assert (result["exitCode"], result["timedOut"], result["stdout"]) == (124, True, "started\n")
     assert "stopped after 1 s" in result["stderr"]
