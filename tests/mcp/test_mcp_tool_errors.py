@@ -9,7 +9,7 @@ import time
 from mcp_helpers import McpPool, connect, structured
 
 from remote_kernel.server import mcp_protocol as proto
-from remote_kernel.server.mcp_tools import shell_program, shell_result
+from remote_kernel.server.mcp_tools import SHELL_MAX_CHARS, shell_program, shell_result
 
 
 async def test_failing_commands_are_tool_errors(mcp_pool: McpPool) -> None:
@@ -92,3 +92,21 @@ def test_a_timed_out_command_is_stopped_with_what_it_started() -> None:
     assert result is not None
     assert (result["exitCode"], result["timedOut"], result["stdout"]) == (124, True, "started\n")
     assert "stopped after 1 s" in result["stderr"]
+
+
+async def test_shell_output_that_is_huge_binary_or_odd_comes_back_whole_or_cut(mcp_pool: McpPool):
+    async with connect(mcp_pool.url, {"x-ms-apikey": mcp_pool.key}) as client:
+        env = structured(await client.call_tool("launchShell", {}))["environmentId"]
+        odd = await client.call_tool(
+            "runShellCommandInRemoteEnvironment",
+            {"environmentId": env, "shellCommand": r"printf 'a\036b\342\200\250c\377\n'"},
+        )
+        assert structured(odd)["stdout"] == "a\x1eb\u2028c\ufffd\n"
+        huge = await client.call_tool(
+            "runShellCommandInRemoteEnvironment",
+            {"environmentId": env, "shellCommand": "head -c 1500000 /dev/zero | tr '\\0' x"},
+        )
+    out = structured(huge)["stdout"]
+    assert not huge.is_error
+    assert out.startswith("x" * SHELL_MAX_CHARS)
+    assert out.endswith(f"[output truncated at {SHELL_MAX_CHARS} characters]\n")
