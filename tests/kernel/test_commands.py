@@ -135,3 +135,9 @@ def test_config_change_keeps_the_embedded_pool_and_its_note_shows_once(
             assert reply["content"]["status"] == "ok"
             shown.append(stream_text(outputs, "stderr"))
         assert "".join(shown).count(LOCAL_POOL_NOTICE) == 1, shown
+
+
+def test_input_is_refused_in_the_session_as_the_readme_says(kernel: BlockingKernelClient) -> None:
+    reply, _ = execute(kernel, "input('name? ')", allow_stdin=True)
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "StdinNotImplementedError"
