@@ -24,7 +24,7 @@ from remote_kernel.errors import ConfigurationError, RemoteKernelError
 from remote_kernel.kernel import introspect
 from remote_kernel.kernel.history import History
 from remote_kernel.kernel.interrupt import CancelOnInterrupt
-from remote_kernel.kernel.routing import Route, route_cell
+from remote_kernel.kernel.routing import Route, route_cell, usage_errors
 from remote_kernel.kernel.sink import KernelSink
 
 if TYPE_CHECKING:
@@ -186,7 +186,8 @@ class RemoteKernel(Kernel, PoolSettings):
         if store_history and not silent:
             self.history.record(self.execution_count, code)
         try:
-            route = route_cell(code)
+            with usage_errors():
+                route = route_cell(code)
         except ConfigurationError as exc:
             return self._failed(sink, exc)
         plain = route.code == code
@@ -277,8 +278,7 @@ class RemoteKernel(Kernel, PoolSettings):
         """Our own failure (pool unreachable, bad command...): one error, no Python traceback."""
         if not isinstance(exc, RemoteKernelError):
             self.log.error("Unexpected failure running a cell", exc_info=exc)
-        # A bad input is a UsageError, as the magics show it in IPython: one mistake, one name.
-        ename = "UsageError" if isinstance(exc, ConfigurationError) else type(exc).__name__
+        ename = type(exc).__name__
         evalue = str(exc)
         sink.error(ename, evalue, [f"{ename}: {evalue}"])
         return sink.error_reply()
@@ -366,12 +366,13 @@ class RemoteKernel(Kernel, PoolSettings):
     async def _run_commands(self, lines: list[str], sink: KernelSink) -> None:
         """Kernel controls (%aca_upload, %aca_files...) run here, in a worker thread."""
         commands = await asyncio.to_thread(self._command_runner)
-        for line in lines:  # a typo on the last line must not half-run the cell
-            if not commands.is_command(line):
-                commands.run_line(line, sink)  # raises the "unknown command" error
-                raise ConfigurationError(f"Unknown command {line.split()[0]!r}.")
-        for line in lines:
-            await asyncio.to_thread(commands.run_line, line, sink)
+        with usage_errors():
+            for line in lines:  # a typo on the last line must not half-run the cell
+                if not commands.is_command(line):
+                    commands.run_line(line, sink)  # raises the "unknown command" error
+                    raise ConfigurationError(f"Unknown command {line.split()[0]!r}.")
+            for line in lines:
+                await asyncio.to_thread(commands.run_line, line, sink)
 
     # --------------------------------------------------- local and remote help
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from remote_kernel.commands.parsing import check_timeout
-from remote_kernel.errors import ConfigurationError
+from remote_kernel.errors import ConfigurationError, UsageError
 
 #: %%aca options with no meaning in the remote kernel, and why.
 IGNORED_HINT = "every cell already runs in the session"
@@ -91,3 +93,15 @@ def route_cell(code: str) -> Route:
             kept.append(line)
     route.code = "\n".join(kept)
     return route
+
+
+@contextmanager
+def usage_errors() -> Iterator[None]:
+    """A command's bad input leaves as :class:`UsageError`, the name the magics show in
+    IPython for the same mistake (a missing local file, a bad option)."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except ConfigurationError as exc:
+        raise UsageError(exc.message, fix=exc.fix) from None
