@@ -11,7 +11,7 @@ import time
 import httpx
 import psutil
 import pytest
-from server_helpers import GEN1, GEN2, Api, error_code
+from pool_api import GEN1, GEN2, Api, error_code
 
 GEN2_VERSIONS = ["2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview"]
 GEN1_VERSIONS = ["2024-02-02-preview", "2024-08-02-preview"]
