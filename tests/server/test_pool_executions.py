@@ -150,6 +150,19 @@ def test_timeout_interrupts_and_keeps_state(api: Api, sid: str) -> None:
     assert api.value(sid, "kept") == "yes"
 
 
+def test_a_cell_handling_the_interrupt_is_not_interrupted_again(api: Api, sid: str) -> None:
+    """Once the cell's code runs, one interrupt is enough: a repeat would cut into the
+    cell's own KeyboardInterrupt handling (here a slow cleanup; on IPython 8 it was
+    IPython formatting the traceback, which left a stray "KeyboardInterrupt" on stderr)."""
+    code = (
+        "import time\ntry:\n    time.sleep(30)\nexcept KeyboardInterrupt:\n"
+        "    time.sleep(1.5)\n    print('cleanup finished')\n    raise"
+    )
+    result = api.run(sid, code, timeoutInSeconds=1)["result"]
+    assert result["timedOut"] is True and result["stateLost"] is False
+    assert result["stdout"] == "cleanup finished\n", result
+
+
 def test_timeout_of_a_cell_ignoring_interrupts_restarts_the_interpreter(api: Api, sid: str) -> None:
     api.run(sid, "gone = 1")
     code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)"
