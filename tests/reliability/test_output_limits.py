@@ -10,7 +10,8 @@ import pytest
 
 from remote_kernel.client import SessionPoolClient
 from remote_kernel.identifiers import new_identifier
-from remote_kernel.server import LocalPool, ipython_runtime
+from remote_kernel.server import LocalPool
+from remote_kernel.server.runtimes import ipython as ipython_runtime
 
 pytestmark = pytest.mark.timeout(120)
 
