@@ -9,8 +9,8 @@ else: no network, no subprocesses, no environment variables. See
 the memory snapshot) and the scripts Deno runs (``host.mjs``, ``worker.mjs``,
 ``snapshot.mjs``, ``preload.mjs``).
 
-``python -m remote_kernel.server.sandbox --prepare`` fetches the pinned Pyodide
-once (the first session does it too, if needed).
+``python -m remote_kernel.server.sandbox --prepare`` (``__main__``) fetches the
+pinned Pyodide once (the first session does it too, if needed).
 """
 
 from remote_kernel.server.sandbox.environment import (
