@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def test_kernel_side_constants_match_the_runtime() -> None:
-    """``_session_streams`` runs by path in the kernel, so it cannot import them."""
+    """``inside/session_streams.py`` runs by path in the kernel, so it cannot import them."""
     source = Path(ipython_runtime._STREAMS_FILE).read_text()
     names = {
         t.id: n.value.value
