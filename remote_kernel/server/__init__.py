@@ -9,6 +9,9 @@ it in the foreground. The modules, from the outside in:
 - ``shapes``: every response body; ``api_errors``: the error answer every layer raises.
 - ``pool``: sessions by identifier, executions, cooldown, prewarming.
 - ``files``: a session's file area (uploads, downloads, listings).
+- ``mcp``: the pool's MCP server over HTTP (``serve --mcp``); ``mcp_protocol``: its
+  messages as plain data; ``mcp_tools``: its tools, run in sessions;
+  ``mcp_settings``: where its settings come from.
 - ``outputs``: one execution's output events and outcome, with the output limits.
 - ``runtimes``: what runs a session's code; the contract and its shared rules
   (``runtimes.base``), IPython (``runtimes.ipython``), Pyodide under Deno
