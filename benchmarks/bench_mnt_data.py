@@ -5,10 +5,10 @@
 Variants (each makes the session's folder ``/mnt/data`` and the working directory):
 
 - ``plain``: no namespace (the baseline, and the fallback).
-- ``in-process``: what the pool uses: ``PYTHON _mnt_ns.py --module DIR MODULE ...``:
+- ``in-process``: what the pool uses: ``PYTHON inside/mnt_ns.py --module DIR MODULE ...``:
   the interpreter that becomes the kernel calls unshare(2) and mount(2) through
   ctypes, then runs the module (no second interpreter start).
-- ``exec-wrapper``: ``python -I -S _mnt_ns.py DIR -- COMMAND``: the same set-up
+- ``exec-wrapper``: ``python -I -S inside/mnt_ns.py DIR -- COMMAND``: the same set-up
   in a small interpreter that then execs the command.
 - ``unshare-sh``: ``unshare --user --map-root-user --mount sh -c 'mount -t tmpfs ...
   && mount --bind ... && exec COMMAND'`` (util-linux; sh, mount, mkdir, mount).

@@ -18,8 +18,9 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from remote_kernel.server.runtime import SessionRuntime
-from remote_kernel.server.sandbox import SandboxRuntime, prepare
+from remote_kernel.server.runtimes.base import SessionRuntime
+from remote_kernel.server.runtimes.pyodide import SandboxRuntime
+from remote_kernel.server.sandbox import prepare
 
 
 def ms(seconds: float) -> str:
@@ -121,7 +122,7 @@ def line(label: str, samples: list[float], baseline: list[float] | None = None) 
 
 
 async def main_async(runs: int, latency_runs: int, root: Path) -> None:
-    from remote_kernel.server.ipython_runtime import ipython_runtime_factory
+    from remote_kernel.server.runtimes.ipython import ipython_runtime_factory
 
     state = root / "state"
     state.mkdir()

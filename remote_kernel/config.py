@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
-from traitlets import Bool, CaselessStrEnum, Float, Unicode, default
+from traitlets import Bool, CaselessStrEnum, Float, Unicode, default, observe
 from traitlets.config import Configurable
 
 #: Generation 2 is the one API both pool types serve: custom-container pools
@@ -99,10 +99,22 @@ class PoolSettings(Configurable):
 
     completion_timeout = Float(2.0, help="Seconds a completion request may take.").tag(config=True)
 
+    local_pool_runtime = Unicode(
+        "python",
+        help="What runs the embedded local pool's sessions: python (an IPython kernel each) "
+        "or pyodide (Pyodide under Deno, a sandbox); `remote-kernel serve --runtime` lists "
+        "them all.",
+    ).tag(config=True)
+
     local_pool_sandbox = Bool(
         False,
-        help="Run the embedded local pool's sessions in Pyodide under Deno (a sandbox).",
+        help="The same as local_pool_runtime = 'pyodide' (the older spelling).",
     ).tag(config=True)
+
+    @observe("local_pool_sandbox")
+    def _sandbox_is_pyodide(self, change: dict) -> None:
+        if change["new"]:
+            self.local_pool_runtime = "pyodide"
 
     local_pool_session_python = Unicode(
         help="Python interpreter (with ipykernel) the embedded local pool's sessions run, "

@@ -78,7 +78,7 @@ class RemoteSession:
 
         self._pool = start_local_pool(
             token=secrets.token_urlsafe(24),
-            sandbox=self.settings.local_pool_sandbox,
+            runtime=self.settings.local_pool_runtime,
             session_python=self.settings.local_pool_session_python or None,
         )
         self._notices.append(LOCAL_POOL_NOTICE)

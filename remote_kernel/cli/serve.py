@@ -15,6 +15,7 @@ from typing import Any
 
 from remote_kernel.config import TOKEN_ENV, env_first
 from remote_kernel.server.pool import DEFAULT_COOLDOWN, DEFAULT_MAX_SESSIONS
+from remote_kernel.server.runtimes import DEFAULT_RUNTIME, runtime_entry, runtime_names
 
 
 def _positive_int(text: str) -> int:
@@ -50,7 +51,8 @@ def register(subparsers: Any) -> None:
         "serve",
         help="Run the local session pool (the dynamic-sessions REST API with local kernels).",
         description="Serve Azure Container Apps dynamic sessions' REST API (both generations) "
-        "with one local IPython kernel per session. Prints the endpoint URL; Ctrl-C stops it.",
+        "with one local interpreter per session (an IPython kernel, or Pyodide with --runtime "
+        "pyodide). Prints the endpoint URL; Ctrl-C stops it.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
     parser.add_argument("--port", type=_port, default=0, help="Port (default 0: any free port).")
@@ -91,9 +93,20 @@ def register(subparsers: Any) -> None:
         help="Largest upload accepted, in MB (default 128, as Azure; 413 past it).",
     )
     parser.add_argument(
+        "--runtime",
+        type=str.lower,
+        choices=runtime_names(),
+        default=DEFAULT_RUNTIME,
+        help="What runs the sessions' code: "
+        + "; ".join(f"{name}: {runtime_entry(name).summary}" for name in runtime_names())
+        + f" (default {DEFAULT_RUNTIME}).",
+    )
+    parser.add_argument(
         "--sandbox",
-        action="store_true",
-        help="Run sessions in Pyodide under Deno (a sandbox) instead of IPython kernels.",
+        dest="runtime",
+        action="store_const",
+        const="pyodide",
+        help="The same as --runtime pyodide: sessions in Pyodide under Deno (a sandbox).",
     )
     parser.add_argument(
         "--session-python",
@@ -172,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
     }
     # Decided before the pool starts its first interpreter, so the warning shows once.
-    mnt_line = None if args.sandbox else _mnt_data_line(args.mnt_data)
+    mounts = runtime_entry(args.runtime).mounts_mnt_data
+    mnt_line = _mnt_data_line(args.mnt_data) if mounts else None
     try:
         pool = start_local_pool(
             host=args.host,
@@ -182,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
             max_sessions=args.max_sessions,
             cooldown=args.cooldown,
             prewarm=args.prewarm,
-            sandbox=args.sandbox,
+            runtime=args.runtime,
             max_upload_mb=args.max_upload_mb,
             allow_insecure_remote=args.allow_insecure_remote,
             log_level=args.log_level,

@@ -2,9 +2,23 @@
 
 ``start_local_pool()`` runs it in a background thread (what the kernel and
 the magics do when no endpoint is configured); ``remote-kernel serve`` runs
-it in the foreground. Layout: ``app`` (routes), ``pool`` (sessions,
-executions, cooldown, prewarming), ``files`` (the file area), ``shapes``
-(every response body), ``ipython_runtime`` / ``sandbox`` (what runs code).
+it in the foreground. The modules, from the outside in:
+
+- ``background``: :func:`start_local_pool`, uvicorn in a thread.
+- ``app``: the routes (both API generations); ``openapi``: their OpenAPI document.
+- ``shapes``: every response body; ``api_errors``: the error answer every layer raises.
+- ``pool``: sessions by identifier, executions, cooldown, prewarming.
+- ``files``: a session's file area (uploads, downloads, listings).
+- ``mcp``: the pool's MCP server over HTTP (``serve --mcp``); ``mcp_protocol``: its
+  messages as plain data; ``mcp_tools``: its tools, run in sessions;
+  ``mcp_settings``: where its settings come from.
+- ``outputs``: one execution's output events and outcome, with the output limits.
+- ``runtimes``: what runs a session's code; the contract and its shared rules
+  (``runtimes.base``), IPython (``runtimes.ipython``), Pyodide under Deno
+  (``runtimes.pyodide``) and the registry by name (``runtimes.registry``).
+- ``mnt_data``: whether and how IPython sessions get a private ``/mnt/data``.
+- ``sandbox``: what the Pyodide runtime needs on the host (Deno, Pyodide, JS side).
+- ``inside``: code that runs inside a session's interpreter, never imported here.
 """
 
 from remote_kernel.server.background import LocalPool, start_local_pool

@@ -36,6 +36,7 @@ from remote_kernel.config import (
 from remote_kernel.errors import InvalidIdentifierError
 from remote_kernel.identifiers import is_valid_identifier
 from remote_kernel.server import files, shapes
+from remote_kernel.server.api_errors import ApiError, error_body
 from remote_kernel.server.openapi import openapi_document
 from remote_kernel.server.pool import (
     DEFAULT_MAX_OUTPUT_CHARS,
@@ -43,7 +44,6 @@ from remote_kernel.server.pool import (
     Execution,
     SessionPool,
 )
-from remote_kernel.server.shapes import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -384,7 +384,7 @@ ROUTES = [
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse(
-        shapes.error_body(code, message),
+        error_body(code, message),
         status_code=status,
         headers={"x-ms-error-code": code, **(headers or {})},
     )

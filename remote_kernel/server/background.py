@@ -13,10 +13,7 @@ import asyncio
 import atexit
 import contextlib
 import logging
-import os
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -30,7 +27,8 @@ from remote_kernel.config import is_loopback
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.server.app import DEFAULT_MAX_UPLOAD_BYTES, create_app
 from remote_kernel.server.pool import DEFAULT_COOLDOWN, DEFAULT_MAX_SESSIONS, SessionPool
-from remote_kernel.server.runtime import RuntimeFactory
+from remote_kernel.server.runtimes import DEFAULT_RUNTIME, RuntimeFactory
+from remote_kernel.server.runtimes import runtime_factory as runtime_factory_named
 
 log = logging.getLogger(__name__)
 
@@ -48,53 +46,6 @@ class _ThreadServer(uvicorn.Server):
 
 #: Seconds an idle keep-alive connection stays open.
 KEEP_ALIVE_SECONDS = 120
-
-
-def runtime_factory_for(
-    sandbox: bool, *, session_python: str | None = None, mnt_data: bool = True
-) -> RuntimeFactory:
-    """IPython kernels by default; Pyodide under Deno with ``sandbox=True``."""
-    if not sandbox:
-        from remote_kernel.server.ipython_runtime import ipython_runtime_factory
-
-        python = check_session_python(session_python) if session_python else None
-        return ipython_runtime_factory(python=python, mnt_data=mnt_data)
-    if session_python:
-        raise ConfigurationError(
-            "A session interpreter applies to IPython sessions, not to the sandbox "
-            "(Pyodide brings its own Python)."
-        )
-    try:
-        from remote_kernel.server.sandbox import SandboxRuntime
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"The sandbox runtime cannot be loaded ({exc}).",
-            fix="Install the sandbox extra: pip install 'aca-remote-kernel[sandbox]'.",
-        ) from exc
-    return lambda state_dir: SandboxRuntime()
-
-
-def check_session_python(python: str) -> str:
-    """The absolute path of a usable session interpreter (one with ipykernel), or a clear error."""
-    found = shutil.which(python)
-    if found is None:
-        raise ConfigurationError(
-            f"Session interpreter {python!r} not found or not executable.",
-            fix="Pass the path of a Python interpreter (e.g. /path/to/venv/bin/python).",
-        )
-    # Not resolved further: a venv's python is a symlink whose target knows no venv.
-    path = os.path.abspath(found)
-    probe = "import importlib.util as u, sys; sys.exit(u.find_spec('ipykernel') is None)"
-    try:
-        done = subprocess.run([path, "-c", probe], capture_output=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigurationError(f"Session interpreter {path} does not run ({exc}).") from exc
-    if done.returncode != 0:
-        raise ConfigurationError(
-            f"Session interpreter {path} cannot import ipykernel.",
-            fix=f"Install it there: {path} -m pip install ipykernel",
-        )
-    return path
 
 
 def check_bind(host: str, token: str | None, allow_insecure_remote: bool) -> None:
@@ -207,6 +158,7 @@ def start_local_pool(
     max_sessions: int = DEFAULT_MAX_SESSIONS,
     cooldown: float = DEFAULT_COOLDOWN,
     prewarm: int = 1,
+    runtime: str = DEFAULT_RUNTIME,
     sandbox: bool = False,
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_BYTES / (1024 * 1024),
     allow_insecure_remote: bool = False,
@@ -221,8 +173,10 @@ def start_local_pool(
 
     ``token=None`` serves without authentication (refused off loopback unless
     ``allow_insecure_remote``). ``root=None`` keeps the sessions' files in a
-    temporary directory removed at stop. ``runtime_factory`` overrides the
-    runtime ``sandbox`` selects. ``session_python`` is the sessions' interpreter
+    temporary directory removed at stop. ``runtime`` names what runs the
+    sessions' code (see :func:`~remote_kernel.server.runtimes.runtime_names`);
+    ``sandbox=True`` is the older spelling of ``runtime="pyodide"``;
+    ``runtime_factory`` overrides both. ``session_python`` is the sessions' interpreter
     (default: this one); ``mnt_data=False`` gives sessions their file area as the
     working directory only, without a private ``/mnt/data`` mount. ``mcp_api_key``
     also serves the MCP endpoint at ``/mcp`` with that key.
@@ -232,8 +186,8 @@ def start_local_pool(
         raise ConfigurationError(
             "max_sessions must be >= 1, cooldown > 0, prewarm >= 0 and max_upload_mb > 0."
         )
-    factory = runtime_factory or runtime_factory_for(
-        sandbox, session_python=session_python, mnt_data=mnt_data
+    factory = runtime_factory or runtime_factory_named(
+        "pyodide" if sandbox else runtime, session_python=session_python, mnt_data=mnt_data
     )
     pool = SessionPool(
         factory,

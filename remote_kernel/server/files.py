@@ -26,7 +26,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from remote_kernel.server.shapes import ApiError
+from remote_kernel.server.api_errors import ApiError
 
 #: What Azure calls the file area; a ``path=`` under it means the area itself.
 MOUNT = "/mnt/data"

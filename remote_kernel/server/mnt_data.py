@@ -3,7 +3,7 @@
 Code written for Azure's code interpreter opens ``/mnt/data/...`` (the
 custom-container tutorial) or starts with ``os.chdir('/mnt/data')`` (AutoGen).
 On Linux the local pool launches every session's kernel through
-:mod:`remote_kernel.server._mnt_ns`: the kernel's own interpreter enters a
+``server/inside/mnt_ns.py``: the kernel's own interpreter enters a
 private user + mount namespace where ``/mnt/data`` *is* that session's file
 area, then runs ``ipykernel_launcher``. No root needed, two sessions never see
 each other's ``/mnt/data``, the kernel keeps the PID jupyter_client tracks.
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 MNT_DATA = "/mnt/data"
 #: Set to 1/true/yes to force the fallback in every pool of this process tree.
 DISABLE_ENV = "REMOTE_KERNEL_NO_MNT_DATA"
-_WRAPPER = Path(__file__).with_name("_mnt_ns.py")
+WRAPPER = Path(__file__).parent / "inside" / "mnt_ns.py"
 _CHECK_TIMEOUT = 15.0
 
 
@@ -67,12 +67,12 @@ def module_command(python: str, module: str, args: list[str], workdir: Path | st
     The namespace is set up by ``python`` itself before it runs ``module``: no
     second interpreter start (see ``benchmarks/bench_mnt_data.py``).
     """
-    return [python, str(_WRAPPER), "--module", str(workdir), module, *args]
+    return [python, str(WRAPPER), "--module", str(workdir), module, *args]
 
 
 def wrap(argv: list[str], workdir: Path | str) -> list[str]:
     """Any ``argv`` run (exec'd) inside a fresh namespace where ``workdir`` is /mnt/data."""
-    return [sys.executable, "-I", "-S", str(_WRAPPER), str(workdir), "--", *argv]
+    return [sys.executable, "-I", "-S", str(WRAPPER), str(workdir), "--", *argv]
 
 
 def _check() -> MntDataSupport:
@@ -80,7 +80,7 @@ def _check() -> MntDataSupport:
     if not sys.platform.startswith("linux"):
         return MntDataSupport(False, f"mount namespaces need Linux (this is {sys.platform})")
     with tempfile.TemporaryDirectory(prefix="remote-kernel-mnt-check-") as folder:
-        command = [sys.executable, "-I", "-S", str(_WRAPPER), "--check", folder]
+        command = [sys.executable, "-I", "-S", str(WRAPPER), "--check", folder]
         try:
             done = subprocess.run(
                 command, capture_output=True, text=True, timeout=_CHECK_TIMEOUT, check=False

@@ -29,9 +29,9 @@ from pathlib import Path
 
 from remote_kernel import wire
 from remote_kernel.config import MAX_EXECUTION_TIMEOUT
-from remote_kernel.server.outputs import OutputCollector
-from remote_kernel.server.runtime import RunOutcome, RuntimeFactory, SessionRuntime
-from remote_kernel.server.shapes import ApiError
+from remote_kernel.server.api_errors import ApiError
+from remote_kernel.server.outputs import OutputCollector, RunOutcome
+from remote_kernel.server.runtimes.base import RuntimeFactory, SessionRuntime
 
 log = logging.getLogger(__name__)
 

@@ -15,31 +15,15 @@ import mimetypes
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from remote_kernel import wire
-from remote_kernel.server.runtime import RunOutcome
+from remote_kernel.server.outputs import RunOutcome
+from remote_kernel.server.pool import Execution, Session
 from remote_kernel.wire import strip_ansi
-
-if TYPE_CHECKING:
-    from remote_kernel.server.pool import Execution, Session
 
 #: ``ast.literal_eval`` of longer reprs costs more than it is worth: they stay text.
 _MAX_LITERAL_CHARS = 1_000_000
-
-
-class ApiError(Exception):
-    """An error answer: HTTP status plus Azure's ``{"error": {"code", "message"}}``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
 
 
 def iso(moment: datetime) -> str:

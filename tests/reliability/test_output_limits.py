@@ -10,13 +10,14 @@ import pytest
 
 from remote_kernel.client import SessionPoolClient
 from remote_kernel.identifiers import new_identifier
-from remote_kernel.server import LocalPool, ipython_runtime
+from remote_kernel.server import LocalPool
+from remote_kernel.server.runtimes import ipython as ipython_runtime
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_kernel_side_constants_match_the_runtime() -> None:
-    """``_session_streams`` runs by path in the kernel, so it cannot import them."""
+    """``inside/session_streams.py`` runs by path in the kernel, so it cannot import them."""
     source = Path(ipython_runtime._STREAMS_FILE).read_text()
     names = {
         t.id: n.value.value

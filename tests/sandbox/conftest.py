@@ -14,7 +14,8 @@ import pytest
 import pytest_asyncio
 from sandbox_helpers import start_runtime
 
-from remote_kernel.server.sandbox import SandboxRuntime, prepare
+from remote_kernel.server.runtimes.pyodide import SandboxRuntime
+from remote_kernel.server.sandbox import prepare
 
 
 @pytest.fixture(scope="session")

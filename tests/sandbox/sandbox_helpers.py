@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from remote_kernel.server.sandbox import SandboxRuntime
+from remote_kernel.server.runtimes.pyodide import SandboxRuntime
 
 
 async def start_runtime(workdir: Path, **kwargs) -> SandboxRuntime:
@@ -13,7 +13,9 @@ async def start_runtime(workdir: Path, **kwargs) -> SandboxRuntime:
     return runtime
 
 
-async def run(runtime: SandboxRuntime, code: str, *, timeout: float = 30.0, max_chars: int = 0):
+async def run(
+    runtime: SandboxRuntime, code: str, *, timeout: float = 30.0, max_chars: int = 1_000_000
+):
     return await runtime.execute(code, timeout=timeout, max_output_chars=max_chars)
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from remote_kernel.server.runtimes.pyodide import deno_command
 from remote_kernel.server.sandbox import (
     PYODIDE_VERSION,
     SandboxUnavailableError,
-    deno_command,
     find_deno,
     prepare,
 )

@@ -13,7 +13,7 @@ from pool_api import GEN1, GEN2, Api, error_code
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.server import start_local_pool
 from remote_kernel.server.app import ROUTES
-from remote_kernel.server.ipython_runtime import kernel_env
+from remote_kernel.server.runtimes.ipython import kernel_env
 
 
 def _when(text: str) -> datetime:

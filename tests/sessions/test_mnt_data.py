@@ -91,7 +91,7 @@ def test_kernel_pid_is_the_tracked_process_and_sys_path_is_a_normal_kernels(
     )
     assert value["pid"] in local_pool.kernel_pids()
     assert value["uid"] == __import__("os").getuid()  # ids are mapped onto themselves
-    assert not any(p.endswith("remote_kernel/server") for p in value["path"]), value["path"]
+    assert not any(p.endswith("remote_kernel/server/inside") for p in value["path"]), value["path"]
     assert value["main"] == "__main__"
 
 
@@ -156,7 +156,7 @@ def test_prewarmed_kernel_serves_a_new_session_with_its_own_mnt_data(
 
 
 def _wrapper(*args: str) -> list[str]:
-    return [sys.executable, "-I", "-S", str(Path(mnt_data.__file__).with_name("_mnt_ns.py")), *args]
+    return [sys.executable, "-I", "-S", str(mnt_data.WRAPPER), *args]
 
 
 def test_a_folder_under_mnt_works_and_other_mnt_entries_stay_visible() -> None:

@@ -1,15 +1,18 @@
-"""Sandboxed sessions: Python cells in Pyodide (CPython on WebAssembly) under Deno.
+"""What sandboxed sessions need on the host: Deno, the pinned Pyodide, the JS side.
 
-Each session is one Deno process with deny-by-default permissions: it may read
-the cached Pyodide package and its own session directory (mounted at
-``/mnt/data``), write only that directory, and nothing else: no network, no
-subprocesses, no environment variables. See ``docs/sandbox.md``.
+Each sandboxed session (``--runtime pyodide``, the runtime in
+``server/runtimes/pyodide.py``) is one Deno process with deny-by-default
+permissions: it may read the cached Pyodide package and its own session
+directory (mounted at ``/mnt/data``), write only that directory, and nothing
+else: no network, no subprocesses, no environment variables. See
+``docs/sandbox.md``. Here: ``environment`` (finding Deno, fetching Pyodide,
+the memory snapshot) and the scripts Deno runs (``host.mjs``, ``worker.mjs``,
+``snapshot.mjs``, ``preload.mjs``).
 
-``python -m remote_kernel.server.sandbox --prepare`` fetches the pinned Pyodide
-once (the first session does it too, if needed).
+``python -m remote_kernel.server.sandbox --prepare`` (``__main__``) fetches the
+pinned Pyodide once (the first session does it too, if needed).
 """
 
-from remote_kernel.server.sandbox.driver import SandboxRuntime, deno_command
 from remote_kernel.server.sandbox.environment import (
     PYODIDE_VERSION,
     SandboxUnavailableError,
@@ -21,9 +24,7 @@ from remote_kernel.server.sandbox.environment import (
 
 __all__ = [
     "PYODIDE_VERSION",
-    "SandboxRuntime",
     "SandboxUnavailableError",
-    "deno_command",
     "deno_dir",
     "find_deno",
     "prepare",

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from remote_kernel.errors import RemoteKernelError
-from remote_kernel.server.sandbox.driver import SandboxRuntime
+from remote_kernel.server.runtimes.pyodide import SandboxRuntime
 from remote_kernel.server.sandbox.environment import PYODIDE_VERSION, prepare
 
 

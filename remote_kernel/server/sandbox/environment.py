@@ -29,7 +29,7 @@ HOST_SCRIPT = HERE / "host.mjs"
 WORKER_SCRIPT = HERE / "worker.mjs"
 SNAPSHOT_SCRIPT = HERE / "snapshot.mjs"
 PRELOAD_SCRIPT = HERE / "preload.mjs"
-SHIM_SCRIPT = HERE / "_rk_sandbox.py"
+SHIM_SCRIPT = HERE.parent / "inside" / "pyodide_shim.py"
 
 DENO_DIR_ENV = "REMOTE_KERNEL_DENO_DIR"
 DENO_BIN_ENV = "REMOTE_KERNEL_DENO"

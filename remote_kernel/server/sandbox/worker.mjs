@@ -1,5 +1,5 @@
 // Sandbox worker: loads Pyodide once, mounts the session directory at /mnt/data
-// and runs cells through the Python shim (_rk_sandbox.py, sent by the driver).
+// and runs cells through the Python shim (server/inside/pyodide_shim.py, sent by the driver).
 import { loadPyodide } from "npm:pyodide@314.0.7";
 import { PRELOAD } from "./preload.mjs";
 
@@ -32,36 +32,60 @@ function fatal(error) {
 }
 
 // Everything a cell writes to fd 1/2 (print, C code, os.write) lands here, in
-// order; the shim drains it whenever it adds a rich output and at the end of a
-// cell. Python cannot be called from these handlers (the GIL is released).
+// order, and goes to the host as stream events: at once when the last ones left
+// STREAM_EVERY_MS ago, else when the shim flushes (before a rich output, in
+// time.sleep, at the end of the cell). Python cannot be called from these
+// handlers (the GIL is released). Each stream keeps at most the execution's
+// max_output_chars (never more than SAFETY_CAP): the rest is only counted, and
+// the count goes back with the result so the host writes its truncation notice
+// (as the IPython sessions' streams do).
 const SAFETY_CAP = 64 * 1024 * 1024;
+const STREAM_EVERY_MS = 50;
 let chunks = [];
-let buffered = 0;
-let overflowed = false;
+let cellId = null;
+let lastSent = 0;
+let limit = 0;
+let kept = { stdout: 0, stderr: 0 };
+let dropped = { stdout: 0, stderr: 0 };
 
 function collector(name) {
   const decoder = new TextDecoder();
   return {
     write(buffer) {
-      if (buffered < SAFETY_CAP) {
-        const text = decoder.decode(buffer, { stream: true });
-        buffered += text.length;
-        chunks.push([name, text]);
-      } else if (!overflowed) {
-        overflowed = true;
-        chunks.push([name, "\n[output truncated: over 64 MiB in one cell]\n", true]);
+      const text = decoder.decode(buffer, { stream: true });
+      const room = Math.max(0, limit - kept[name]);
+      const keep = text.length <= room ? text : text.slice(0, room);
+      if (keep) {
+        kept[name] += keep.length;
+        const last = chunks[chunks.length - 1];
+        if (last && last[0] === name) last[1] += keep;
+        else chunks.push([name, keep]);
+        if (performance.now() - lastSent >= STREAM_EVERY_MS) flushOutput();
       }
+      dropped[name] += text.length - keep.length;
       return buffer.length;
     },
   };
 }
 
-function takeOutput() {
-  const taken = chunks;
+/** Send the stream text written so far as events of the running cell. */
+function flushOutput() {
+  for (const [name, text] of chunks) {
+    const content = { name, text };
+    self.postMessage(JSON.stringify({ op: "event", id: cellId, msg_type: "stream", content }));
+  }
   chunks = [];
-  buffered = 0;
-  overflowed = false;
-  return taken;
+  lastSent = performance.now();
+}
+
+/** A new cell: fresh per-stream budgets. */
+function startCell(id, maxChars) {
+  chunks = [];
+  cellId = id;
+  lastSent = performance.now();
+  limit = Math.min(Math.max(0, maxChars), SAFETY_CAP);
+  kept = { stdout: 0, stderr: 0 };
+  dropped = { stdout: 0, stderr: 0 };
 }
 
 /**
@@ -103,14 +127,17 @@ async function init(message) {
   const wake = message.wakeBuffer;
   // time.sleep for the shim: blocks without burning CPU, returns early on an interrupt.
   const sleepMs = (ms) => Atomics.wait(wake, 0, 0, ms);
-  shim.setup(takeOutput, sleepMs);
+  // An output event of the running cell: to the host at once (live output).
+  const emit = (line) => self.postMessage(line);
+  shim.setup(flushOutput, sleepMs, emit);
   self.postMessage(JSON.stringify({ op: "ready", load_ms: performance.now() - started }));
 }
 
 async function execute(message) {
   let reply;
+  startCell(message.id, message.max_output_chars ?? 0);
   try {
-    const args = [message.id, message.code, message.max_output_chars ?? 0];
+    const args = [message.id, message.code];
     reply = shim.execute(...args, false);
     if (reply === ASYNC_CELL) {
       // A top-level `await`: run the cell again through callPromising, which lets
@@ -120,14 +147,13 @@ async function execute(message) {
   } catch (error) {
     // The shim catches user errors itself: this is a broken interpreter.
     if (error && error.pyodide_fatal_error) return fatal(error);
-    reply = JSON.stringify({
-      op: "result",
-      id: message.id,
-      outputs: [],
-      error: { ename: "SandboxError", evalue: String(error), traceback: [String(error)] },
-    });
+    const content = { ename: "SandboxError", evalue: String(error), traceback: [String(error)] };
+    self.postMessage(JSON.stringify({ op: "event", id: message.id, msg_type: "error", content }));
+    reply = JSON.stringify({ op: "result", id: message.id, failed: true });
   }
-  self.postMessage(reply);
+  const result = JSON.parse(reply);
+  result.dropped = dropped;
+  self.postMessage(JSON.stringify(result));
 }
 
 self.onmessage = async (event) => {

@@ -1,11 +1,12 @@
 """A session runtime that is a real IPython kernel driven over the Jupyter protocol.
 
 One execution is one ``execute_request``; its outputs are the IOPub messages
-whose parent is that request, collected until the kernel reports ``idle``
-(no extra round trip: the shell reply is drained lazily before the next run).
-Timeouts and cancels interrupt the kernel; a kernel that will not stop within
-a grace period is restarted (state lost); a kernel that dies is reported so
-the pool can discard the session.
+whose parent is that request, fed to the cell's collector until the kernel
+reports ``idle`` (no extra round trip: the shell reply is drained lazily before
+the next run). The rules around a cell (timeout, cancel, grace then restart,
+lost state) are the base's; here are the primitives: send the request, read
+IOPub, SIGINT (repeated: one landing before the cell's code runs is swallowed),
+restart the kernel. A kernel that dies costs the session (the pool discards it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import contextlib
 import logging
 import os
 import queue
+import shutil
 import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -27,10 +30,16 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
 from remote_kernel.config import TOKEN_ENV
+from remote_kernel.errors import ConfigurationError
 from remote_kernel.in_session import IN_SESSION_ENV
 from remote_kernel.server import mnt_data as mnt_data_mod
-from remote_kernel.server.outputs import OutputCollector
-from remote_kernel.server.runtime import RunOutcome, RuntimeFactory, SessionRuntime
+from remote_kernel.server.runtimes.base import (
+    CellRun,
+    InterpreterDied,
+    RuntimeFactory,
+    RuntimeOptions,
+    SessionRuntime,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +47,6 @@ log = logging.getLogger(__name__)
 INTERRUPT_GRACE = 3.0
 #: Seconds between repeated interrupts while a run has not stopped.
 INTERRUPT_RETRY = 0.5
-#: How often a silent kernel is checked for death while a cell runs.
-_POLL = 0.2
 #: How long to wait for the shell reply after ``idle`` (it is normally already there).
 _REPLY_WAIT = 1.0
 _KERNEL_NAME = "remote-kernel-session"
@@ -48,8 +55,8 @@ _HIDDEN_ENV = frozenset(TOKEN_ENV)
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 #: Makes the kernel's stdout/stderr publish at most the execution's output limit: the
-#: kernel drops the rest and reports how much (see ``_session_streams``).
-_STREAMS_FILE = str(Path(__file__).with_name("_session_streams.py"))
+#: kernel drops the rest and reports how much (see ``inside/session_streams.py``).
+_STREAMS_FILE = str(Path(__file__).parent.parent / "inside" / "session_streams.py")
 _LIMIT_KEY = "remote_kernel_max_output_chars"
 _DROPPED_MIME = "application/vnd.remote-kernel.dropped+json"
 _BOUNDED_STREAMS = (
@@ -117,6 +124,9 @@ class _OneSpec(KernelSpecManager):
 class IPythonRuntime(SessionRuntime):
     """A live ``ipykernel`` whose working directory is the session's file area."""
 
+    interrupt_grace = INTERRUPT_GRACE
+    interrupt_retry = INTERRUPT_RETRY
+
     def __init__(
         self,
         state_dir: Path,
@@ -125,6 +135,7 @@ class IPythonRuntime(SessionRuntime):
         python: str | None = None,
         mnt_data: bool = True,
     ) -> None:
+        super().__init__()
         self._state_dir = state_dir
         self._startup_timeout = startup_timeout
         self._python = python
@@ -133,14 +144,13 @@ class IPythonRuntime(SessionRuntime):
         self._kc: Any = None
         self._log_path: Path | None = None
         self._log_file: Any = None
-        # Set by interrupt(); read by the execute loop.
-        self._cancel_requested = False
-        self._running = False
+        #: The current (or abandoned) cell's execute_request, and what the kernel did with it.
+        self._msg_id: str | None = None
         self._started_in_kernel = False
         # execute_input seen: ipykernel installs its SIGINT handler before it sends that.
         self._code_started = False
         self._interrupt_sent = False
-        self._closing = False
+        self._interrupt_on_busy = False
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -189,13 +199,13 @@ class IPythonRuntime(SessionRuntime):
 
     async def shutdown(self) -> None:
         self._closing = True
-        if self._running and self._km is not None:
+        if self._run is not None and self._km is not None:
             # Kill first so a running execute() sees the death and returns, before
             # its sockets are closed under it.
             with contextlib.suppress(Exception):
                 await self._km.signal_kernel(signal.SIGKILL)
             for _ in range(50):
-                if not self._running:
+                if self._run is None:
                     break
                 await asyncio.sleep(0.05)
         km, kc = self._km, self._kc
@@ -225,173 +235,57 @@ class IPythonRuntime(SessionRuntime):
         provisioner = self._km.provisioner if self._km is not None else None
         return getattr(provisioner, "process", None)
 
-    # -- execution ------------------------------------------------------------------------
+    def _death_detail(self) -> str:
+        process = self._process()
+        code = process.poll() if process is not None else None
+        return f" (exit code {code})" if code is not None else ""
 
-    async def interrupt(self) -> None:
-        """Cancel the running execution (sent now, or as soon as the kernel starts it)."""
-        if not self._running:
-            return
-        self._cancel_requested = True
-        if self._started_in_kernel:
+    # -- the primitives -------------------------------------------------------------------
+
+    async def _begin(self, run: CellRun) -> None:
+        if self._kc is None:
+            raise InterpreterDied(self._death_detail())
+        await self._drain_shell()
+        self._started_in_kernel = self._interrupt_sent = self._interrupt_on_busy = False
+        self._code_started = False
+        self._msg_id = _send_execute(self._kc, run.code, run.max_output_chars)
+
+    async def _wait(self, seconds: float) -> bool:
+        """Feed IOPub messages of the current request until ``idle`` or ``seconds`` pass."""
+        deadline = time.perf_counter() + seconds
+        while True:
+            try:
+                msg = await self._kc.get_iopub_msg(timeout=max(0.0, deadline - time.perf_counter()))
+            except queue.Empty:
+                if not self.is_alive():
+                    raise InterpreterDied(self._death_detail()) from None
+                return False
+            if msg["parent_header"].get("msg_id") == self._msg_id and await self._handle(msg):
+                return True
+
+    async def _interrupt_cell(self, again: bool = False) -> None:
+        """SIGINT now if the kernel runs the cell (or a timeout must stop whatever it
+        runs), else as soon as the kernel starts it (``busy``)."""
+        run = self._run
+        if self._started_in_kernel or run is None or run.timed_out:
+            if again:
+                # A SIGINT landing while the kernel is busy but before the cell's code
+                # runs is swallowed, so it is repeated (as a user presses interrupt
+                # twice). Once the code runs ipykernel's handler is in place and one is
+                # enough: a repeat would cut into the cell's own KeyboardInterrupt
+                # handling (IPython 8 formatting the traceback).
+                if self._code_started:
+                    return
+                self._interrupt_sent = False
             await self._send_interrupt()
+        else:
+            self._interrupt_on_busy = True
 
     async def _send_interrupt(self) -> None:
         if self._km is not None and not self._interrupt_sent:
             self._interrupt_sent = True
             with contextlib.suppress(Exception):
                 await self._km.interrupt_kernel()
-
-    async def execute(self, code: str, *, timeout: float, max_output_chars: int) -> RunOutcome:
-        if self._kc is None or not self.is_alive():
-            return self._lost(OutputCollector(max_output_chars), 0.0, "before the code ran")
-        self._running, self._cancel_requested = True, False
-        self._started_in_kernel = self._code_started = self._interrupt_sent = False
-        try:
-            return await self._execute(code, timeout, max_output_chars)
-        finally:
-            self._running = False
-
-    async def _execute(self, code: str, timeout: float, max_chars: int) -> RunOutcome:
-        kc = self._kc
-        await self._drain_shell()
-        out = OutputCollector(max_chars)
-        start = time.perf_counter()
-        msg_id = _send_execute(kc, code, max_chars)
-        deadline, stop_by, retry_at = start + timeout, None, None
-        timed_out = False
-        while True:
-            now = time.perf_counter()
-            if stop_by is None and (now >= deadline or self._cancel_requested):
-                timed_out = not self._cancel_requested
-                if self._started_in_kernel or timed_out:
-                    await self._send_interrupt()
-                stop_by, retry_at = now + INTERRUPT_GRACE, now + INTERRUPT_RETRY
-            elif stop_by is not None and now >= stop_by:
-                return await self._restart_after_stuck(out, start, timeout, timed_out)
-            elif retry_at is not None and now >= retry_at and self._interrupt_sent:
-                # A SIGINT that lands while the kernel is busy but before the cell's own
-                # code runs is swallowed; another one stops the cell (as a user presses
-                # interrupt twice) before the grace runs out and the state is lost.
-                # Once the code runs one is enough: a repeat would cut into the cell's
-                # own KeyboardInterrupt handling (IPython 8 formatting the traceback).
-                if self._code_started:
-                    retry_at = None
-                    continue
-                self._interrupt_sent = False
-                await self._send_interrupt()
-                retry_at = now + INTERRUPT_RETRY
-            wake = min(stop_by or deadline, retry_at or deadline)
-            wait = min(_POLL, max(0.0, wake - now))
-            try:
-                msg = await kc.get_iopub_msg(timeout=wait)
-            except queue.Empty:
-                if not self.is_alive():
-                    return self._lost(out, start, "while running this code")
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            if await self._handle(msg, out):
-                break
-        if out.error is None and not timed_out:
-            await self._error_from_reply(msg_id, out)
-        return self._finish(out, start, timeout, timed_out)
-
-    async def _error_from_reply(self, msg_id: str, out: OutputCollector) -> None:
-        """Errors IPython reports only in the shell reply (a ``UsageError`` such as an
-        unknown magic prints to stderr and sends no ``error`` message): make them errors.
-        The reply left before ``idle`` was published, so this wait is normally zero."""
-        deadline = time.perf_counter() + _REPLY_WAIT
-        while (remaining := deadline - time.perf_counter()) > 0:
-            try:
-                reply = await self._kc.get_shell_msg(timeout=remaining)
-            except queue.Empty:
-                return
-            if reply["parent_header"].get("msg_id") != msg_id:
-                continue
-            content = reply["content"]
-            if content.get("status") == "error":
-                out.add_error(
-                    str(content.get("ename") or "Error"),
-                    str(content.get("evalue") or ""),
-                    list(content.get("traceback") or []),
-                )
-            return
-
-    async def _handle(self, msg: dict[str, Any], out: OutputCollector) -> bool:
-        """Feed one IOPub message to ``out``; True once the kernel is idle again."""
-        kind, content = msg["header"]["msg_type"], msg["content"]
-        if kind == "status":
-            if content.get("execution_state") == "busy":
-                self._started_in_kernel = True
-                if self._cancel_requested:
-                    await self._send_interrupt()
-            return content.get("execution_state") == "idle"
-        if kind == "execute_input":
-            self._code_started = True
-        elif kind == "stream":
-            out.stream(content.get("name", "stdout"), content.get("text", ""))
-        elif kind == "display_data" and _DROPPED_MIME in content.get("data", {}):
-            for name, count in content["data"][_DROPPED_MIME].items():
-                out.note_dropped(str(name), int(count))
-        elif kind in ("display_data", "execute_result"):
-            display_id = (content.get("transient") or {}).get("display_id")
-            out.rich(
-                kind,
-                content.get("data", {}),
-                content.get("metadata", {}),
-                execution_count=content.get("execution_count"),
-                display_id=display_id,
-            )
-        elif kind == "update_display_data":
-            display_id = (content.get("transient") or {}).get("display_id")
-            if display_id:
-                out.update_display(display_id, content.get("data", {}), content.get("metadata"))
-        elif kind == "clear_output":
-            out.clear(bool(content.get("wait")))
-        elif kind == "error":
-            out.add_error(
-                content.get("ename", "Error"),
-                content.get("evalue", ""),
-                content.get("traceback", []),
-            )
-        return False
-
-    def _finish(
-        self, out: OutputCollector, start: float, timeout: float, timed_out: bool
-    ) -> RunOutcome:
-        cancelled = self._cancel_requested and not timed_out
-        if timed_out:
-            out.replace_error(
-                "TimeoutError",
-                f"The execution passed its {timeout:g} s timeout and was interrupted; "
-                "the session kept its state.",
-            )
-        elif cancelled and (out.error or {}).get("ename") != "KeyboardInterrupt":
-            out.replace_error("KeyboardInterrupt", "The execution was cancelled.")
-        return out.outcome(timed_out=timed_out, cancelled=cancelled, duration_ms=_ms_since(start))
-
-    async def _restart_after_stuck(
-        self, out: OutputCollector, start: float, timeout: float, timed_out: bool
-    ) -> RunOutcome:
-        """The kernel ignored the interrupt: restart it (its variables are gone)."""
-        why = f"passed its {timeout:g} s timeout" if timed_out else "was cancelled"
-        message = (
-            f"The execution {why} and did not stop within {INTERRUPT_GRACE:g} s of an "
-            "interrupt, so the session's interpreter was restarted: its variables are gone "
-            "(files are kept)."
-        )
-        try:
-            await self._restart()
-        except Exception as exc:  # a kernel that cannot come back is a lost session
-            log.warning("kernel restart failed: %s", exc)
-            return self._lost(out, start, "while being restarted")
-        out.replace_error("TimeoutError" if timed_out else "KeyboardInterrupt", message, [])
-        return out.outcome(
-            timed_out=timed_out,
-            cancelled=not timed_out,
-            state_lost=True,
-            duration_ms=_ms_since(start),
-        )
 
     async def _restart(self) -> None:
         assert self._km is not None
@@ -401,27 +295,43 @@ class IPythonRuntime(SessionRuntime):
         await self._km.restart_kernel(now=True)
         await self._connect()
 
-    def _lost(self, out: OutputCollector, start: float, when: str) -> RunOutcome:
-        """The kernel process is gone: report it so the pool discards the session."""
-        code = None
-        process = self._process()
-        if process is not None:
-            code = process.poll()
-        detail = f" (exit code {code})" if code is not None else ""
-        what = (
-            "The session was deleted"
-            if self._closing
-            else f"The session's Python interpreter died{detail}"
-        )
-        out.replace_error(
-            "SessionLost",
-            f"{what} {when}; its variables and files are gone. "
-            "The next call with this identifier starts a fresh session.",
-            [],
-        )
-        return out.outcome(
-            state_lost=True, session_lost=True, duration_ms=_ms_since(start) if start else 0.0
-        )
+    async def _after_cell(self, run: CellRun) -> None:
+        """Errors IPython reports only in the shell reply (a ``UsageError`` such as an
+        unknown magic prints to stderr and sends no ``error`` message): make them errors.
+        The reply left before ``idle`` was published, so this wait is normally zero."""
+        deadline = time.perf_counter() + _REPLY_WAIT
+        while (remaining := deadline - time.perf_counter()) > 0:
+            try:
+                reply = await self._kc.get_shell_msg(timeout=remaining)
+            except queue.Empty:
+                return
+            if reply["parent_header"].get("msg_id") != self._msg_id:
+                continue
+            content = reply["content"]
+            if content.get("status") == "error":
+                run.out.handle("error", content)
+            return
+
+    async def _handle(self, msg: dict[str, Any]) -> bool:
+        """Feed one IOPub message to the cell's collector; True once the kernel is idle."""
+        kind, content = msg["header"]["msg_type"], msg["content"]
+        if kind == "status":
+            if content.get("execution_state") == "busy":
+                self._started_in_kernel = True
+                if self._interrupt_on_busy:
+                    await self._send_interrupt()
+            return content.get("execution_state") == "idle"
+        if kind == "execute_input":
+            self._code_started = True
+        run = self._run
+        if run is None:  # the rest of an abandoned cell: nobody reads its outputs
+            return False
+        if kind == "display_data" and _DROPPED_MIME in content.get("data", {}):
+            for name, count in content["data"][_DROPPED_MIME].items():
+                run.out.note_dropped(str(name), int(count))
+        else:
+            run.out.handle(kind, content)
+        return False
 
     async def _drain_shell(self) -> None:
         """Discard shell replies of earlier runs (we only wait on IOPub)."""
@@ -459,10 +369,6 @@ def _send_execute(kc: Any, code: str, max_chars: int) -> str:
     return str(msg["header"]["msg_id"])
 
 
-def _ms_since(start: float) -> float:
-    return (time.perf_counter() - start) * 1000.0
-
-
 async def _mnt_data_available() -> bool:
     """Whether kernels get a real /mnt/data here (checked once per process, off the loop)."""
     return (await asyncio.to_thread(mnt_data_mod.support)).available
@@ -471,7 +377,7 @@ async def _mnt_data_available() -> bool:
 def ipython_runtime_factory(
     *, startup_timeout: float = 60.0, python: str | None = None, mnt_data: bool = True
 ) -> RuntimeFactory:
-    """The default :data:`RuntimeFactory`: one IPython kernel per session.
+    """One IPython kernel per session.
 
     ``python``: the sessions' interpreter (needs ipykernel; default the pool's).
     ``mnt_data``: give each session a real ``/mnt/data`` where the OS allows it.
@@ -483,3 +389,32 @@ def ipython_runtime_factory(
         )
 
     return make
+
+
+def factory(options: RuntimeOptions) -> RuntimeFactory:
+    """The registry's entry point (``--runtime python``)."""
+    python = check_session_python(options.session_python) if options.session_python else None
+    return ipython_runtime_factory(python=python, mnt_data=options.mnt_data)
+
+
+def check_session_python(python: str) -> str:
+    """The absolute path of a usable session interpreter (one with ipykernel), or a clear error."""
+    found = shutil.which(python)
+    if found is None:
+        raise ConfigurationError(
+            f"Session interpreter {python!r} not found or not executable.",
+            fix="Pass the path of a Python interpreter (e.g. /path/to/venv/bin/python).",
+        )
+    # Not resolved further: a venv's python is a symlink whose target knows no venv.
+    path = os.path.abspath(found)
+    probe = "import importlib.util as u, sys; sys.exit(u.find_spec('ipykernel') is None)"
+    try:
+        done = subprocess.run([path, "-c", probe], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigurationError(f"Session interpreter {path} does not run ({exc}).") from exc
+    if done.returncode != 0:
+        raise ConfigurationError(
+            f"Session interpreter {path} cannot import ipykernel.",
+            fix=f"Install it there: {path} -m pip install ipykernel",
+        )
+    return path

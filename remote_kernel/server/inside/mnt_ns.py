@@ -1,8 +1,8 @@
 """Run a session's kernel with its file area mounted at ``/mnt/data`` (Linux only).
 
-    PYTHON _mnt_ns.py --module DIR MODULE [ARG ...]   # in-process: what the pool uses
-    python -I -S _mnt_ns.py DIR -- COMMAND [ARG ...]  # then exec any command
-    python -I -S _mnt_ns.py --check DIR
+    PYTHON mnt_ns.py --module DIR MODULE [ARG ...]   # in-process: what the pool uses
+    python -I -S mnt_ns.py DIR -- COMMAND [ARG ...]  # then exec any command
+    python -I -S mnt_ns.py --check DIR
 
 A standalone script (standard library only, no import of remote_kernel, so any
 session interpreter can run it) that the local pool puts in front of every
@@ -181,7 +181,7 @@ def main(argv: list[str]) -> int:
             setup(argv[0])
         else:
             raise SetupError(
-                "usage: _mnt_ns.py --module DIR MODULE [ARG ...] | DIR -- COMMAND [ARG ...] "
+                "usage: mnt_ns.py --module DIR MODULE [ARG ...] | DIR -- COMMAND [ARG ...] "
                 "| --check DIR"
             )
     except SetupError as exc:

@@ -5,11 +5,17 @@ permissions (read: the cached Pyodide package and the session directory;
 write: the session directory; nothing else: no network, no subprocess, no
 environment, no FFI) and speaks line-delimited JSON with it over stdin/stdout.
 
-Timeouts and cancels interrupt the cell with KeyboardInterrupt (Pyodide runs
-in a Worker with a SharedArrayBuffer interrupt buffer), so variables survive.
-A cell that ignores the interrupt, or a process that dies (a fatal Pyodide
-error, V8 out of memory), costs a restart of the process: the outcome then
-says ``state_lost``. Files in the session directory survive a restart.
+The shim inside Pyodide (``server/inside/pyodide_shim.py``) sends each output
+as it happens, as a Jupyter-shaped event line; they go to the cell's
+:class:`~remote_kernel.server.outputs.OutputCollector`, as the IPython
+runtime's IOPub messages do.
+
+Interrupts are a KeyboardInterrupt through a SharedArrayBuffer (Pyodide runs in
+a Worker), so variables survive; the buffer stays set until Python sees it,
+so one interrupt is enough. This runtime :attr:`revives`: a cell that ignores
+the interrupt, or a process that dies (a fatal Pyodide error, V8 out of
+memory), costs a restart of the process, and the outcome says ``state_lost``.
+Files in the session directory survive a restart.
 """
 
 from __future__ import annotations
@@ -21,13 +27,18 @@ import json
 import logging
 import os
 import signal
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from remote_kernel.errors import ConfigurationError
-from remote_kernel.server.runtime import RunOutcome, SessionRuntime
+from remote_kernel.server.runtimes.base import (
+    CellRun,
+    InterpreterDied,
+    RuntimeFactory,
+    RuntimeOptions,
+    SessionRuntime,
+)
 from remote_kernel.server.sandbox.environment import (
     HERE,
     HOST_SCRIPT,
@@ -96,6 +107,9 @@ def deno_command(
 class SandboxRuntime(SessionRuntime):
     """A session's Python: Pyodide in a Deno process confined to ``workdir``."""
 
+    revives = True
+    crash_ename = "SandboxCrashed"
+
     def __init__(
         self,
         *,
@@ -103,6 +117,7 @@ class SandboxRuntime(SessionRuntime):
         start_timeout: float = 120.0,
         interrupt_grace: float = 3.0,
     ) -> None:
+        super().__init__()
         self.memory_limit_mb = _memory_limit(memory_limit_mb)
         self.start_timeout = start_timeout
         self.interrupt_grace = interrupt_grace
@@ -113,12 +128,9 @@ class SandboxRuntime(SessionRuntime):
         self._stderr_task: asyncio.Task[None] | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._lock = asyncio.Lock()
-        self._running: str | None = None
-        self._abandoned: asyncio.Future[dict[str, Any]] | None = None
-        self._cancel_requested = False
-        self._lost_pending = False
-        self._closed = False
+        #: The current (or abandoned) cell: its id and the future of its result line.
+        self._exec_id: str | None = None
+        self._waiter: asyncio.Future[dict[str, Any]] | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -191,7 +203,7 @@ class SandboxRuntime(SessionRuntime):
                 self._waiters.pop(exec_id, None)
 
     async def shutdown(self) -> None:
-        self._closed = True
+        self._closing = True
         proc = self._proc
         if proc is None:
             return
@@ -230,6 +242,57 @@ class SandboxRuntime(SessionRuntime):
     @property
     def pids(self) -> list[int]:
         return [self._proc.pid] if self.is_alive() and self._proc is not None else []
+
+    # ------------------------------------------------------------ the primitives
+
+    async def _begin(self, run: CellRun) -> None:
+        exec_id = uuid.uuid4().hex
+        self._exec_id, self._waiter = exec_id, self._expect(exec_id)
+        message = {"op": "execute", "id": exec_id, "code": run.code}
+        try:
+            await self._send({**message, "max_output_chars": run.max_output_chars})
+        except SandboxDied as exc:
+            raise InterpreterDied(await self._died_detail(exc)) from None
+
+    async def _wait(self, seconds: float) -> bool:
+        waiter = self._waiter
+        if waiter is None:
+            return True
+        if not waiter.done():
+            await asyncio.wait({waiter}, timeout=seconds)
+            if not waiter.done():
+                return False
+        try:
+            reply = waiter.result()
+        except SandboxDied as exc:
+            raise InterpreterDied(await self._died_detail(exc)) from None
+        self._waiter = None
+        if self._run is not None:
+            for name, count in (reply.get("dropped") or {}).items():
+                self._run.out.note_dropped(str(name), int(count))
+        return True
+
+    async def _interrupt_cell(self, again: bool = False) -> None:
+        with contextlib.suppress(SandboxDied):
+            await self._send({"op": "interrupt"})
+
+    async def _restart(self) -> None:
+        await self._kill()
+        self._waiter = None
+        await self._spawn()
+
+    async def _revive_if_dead(self) -> bool:
+        if self.workdir is None:
+            raise ConfigurationError("SandboxRuntime.execute() called before start().")
+        if self.is_alive():
+            return False
+        log.warning("sandbox for %s died (%s): restarting", self.workdir, self._diagnostics())
+        await self._restart()
+        return True
+
+    async def _died_detail(self, exc: Exception) -> str:
+        await self._settle_stderr()
+        return f" ({self._diagnostics()})"
 
     # ------------------------------------------------------------ protocol plumbing
 
@@ -278,6 +341,11 @@ class SandboxRuntime(SessionRuntime):
         except (ValueError, KeyError, TypeError):
             log.warning("sandbox: ignoring a malformed line: %.200r", line)
             return
+        if op == "event":
+            # An output of the running cell (warm-up cells have no reader).
+            if self._run is not None and message.get("id") == self._exec_id:
+                self._run.out.handle(str(message.get("msg_type")), message.get("content") or {})
+            return
         if op == "log":
             log.info("sandbox: %.500r", message.get("message"))
             return
@@ -321,145 +389,12 @@ class SandboxRuntime(SessionRuntime):
         chosen = (telling or lines or ["no diagnostics"])[-1]
         return chosen[:400]
 
-    # ------------------------------------------------------------ execution
 
-    async def execute(self, code: str, *, timeout: float, max_output_chars: int) -> RunOutcome:
-        async with self._lock:
-            started = time.perf_counter()
-            outcome = await self._execute(code, timeout, max_output_chars)
-            outcome.duration_ms = (time.perf_counter() - started) * 1000.0
-            return outcome
-
-    async def _execute(self, code: str, timeout: float, max_output_chars: int) -> RunOutcome:
-        lost_before = await self._ensure_running()
-        exec_id = uuid.uuid4().hex
-        waiter = self._expect(exec_id)
-        self._running, self._cancel_requested = exec_id, False
-        timed_out = False
-        try:
-            await self._send(
-                {"op": "execute", "id": exec_id, "code": code, "max_output_chars": max_output_chars}
-            )
-            try:
-                reply = await asyncio.wait_for(asyncio.shield(waiter), max(timeout, 0.001))
-            except asyncio.TimeoutError:
-                timed_out = True
-                await self._send({"op": "interrupt"})
-                reply = await asyncio.wait_for(waiter, self.interrupt_grace)
-        except (asyncio.TimeoutError, SandboxDied) as exc:
-            return await self._lost(exc, timed_out=timed_out, timeout=timeout)
-        except asyncio.CancelledError:
-            # Our caller gave up: stop the cell too; the next execute waits for its end.
-            self._abandoned = waiter
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._send({"op": "interrupt"}))
-            raise
-        finally:
-            self._running = None
-            if self._abandoned is not waiter:
-                self._waiters.pop(exec_id, None)
-        outcome = self._outcome(reply, timed_out=timed_out, timeout=timeout)
-        outcome.state_lost = lost_before
-        return outcome
-
-    async def _ensure_running(self) -> bool:
-        """Restart a dead process before a cell; True if that lost the state."""
-        abandoned, self._abandoned = self._abandoned, None
-        if abandoned is not None and self.is_alive():
-            # A cancelled caller's cell was interrupted: the worker runs one cell at a
-            # time, so let it finish (or kill it) before sending the next one.
-            try:
-                await asyncio.wait_for(abandoned, self.interrupt_grace)
-            except (asyncio.TimeoutError, SandboxDied):
-                await self._kill()
-        if self.is_alive() and not self._lost_pending:
-            return False
-        if self.workdir is None:
-            raise ConfigurationError("SandboxRuntime.execute() called before start().")
-        if not self.is_alive():
-            log.warning("sandbox for %s died (%s): restarting", self.workdir, self._diagnostics())
-            await self._kill()
-            await self._spawn()
-        self._lost_pending = False
-        return True
-
-    async def _lost(self, exc: Exception, *, timed_out: bool, timeout: float) -> RunOutcome:
-        """The cell could not be stopped, or the process died: restart, report the loss."""
-        cancelled = self._cancel_requested and not timed_out
-        await self._settle_stderr()
-        diagnostics = self._diagnostics()
-        await self._kill()
-        if timed_out or cancelled:
-            why = (
-                f"ran past its timeout of {timeout:g} s" if timed_out else "was cancelled"
-            ) + f" and did not stop within {self.interrupt_grace:g} s of an interrupt"
-            ename = "TimeoutError" if timed_out else "KeyboardInterrupt"
-        else:
-            why = f"crashed the sandbox ({diagnostics})"
-            ename = "SandboxCrashed"
-        evalue = (
-            f"The execution {why}, so the session's interpreter was restarted: its variables "
-            "are gone (files are kept)."
+def factory(options: RuntimeOptions) -> RuntimeFactory:
+    """The registry's entry point (``--runtime pyodide``)."""
+    if options.session_python:
+        raise ConfigurationError(
+            "A session interpreter applies to IPython sessions, not to the sandbox "
+            "(Pyodide brings its own Python)."
         )
-        try:
-            await self._spawn()
-        except SandboxUnavailableError as restart_error:
-            self._lost_pending = True
-            evalue += f" Restarting failed: {restart_error.message}"
-        error = {"ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
-        return RunOutcome(
-            outputs=[{"output_type": "error", **error}],
-            error=error,
-            timed_out=timed_out,
-            cancelled=cancelled,
-            state_lost=True,
-        )
-
-    def _outcome(self, reply: dict[str, Any], *, timed_out: bool, timeout: float) -> RunOutcome:
-        outputs: list[dict[str, Any]] = list(reply.get("outputs") or [])
-        error = reply.get("error")
-        cancelled = False
-        interrupted = bool(error) and error.get("ename") == "KeyboardInterrupt"
-        if interrupted and timed_out:
-            evalue = (
-                f"The execution ran past its timeout of {timeout:g} s and was interrupted; "
-                "the session kept its state."
-            )
-            error = {
-                "ename": "TimeoutError",
-                "evalue": evalue,
-                "traceback": [*error.get("traceback", [])[:-1], f"TimeoutError: {evalue}"],
-            }
-            outputs = [o for o in outputs if o.get("output_type") != "error"]
-            outputs.append({"output_type": "error", **error})
-        elif interrupted and self._cancel_requested:
-            cancelled = True
-        streams = {"stdout": [], "stderr": []}
-        for out in outputs:
-            if out.get("output_type") == "stream" and out.get("name") in streams:
-                streams[out["name"]].append(out.get("text", ""))
-        return RunOutcome(
-            outputs=outputs,
-            stdout="".join(streams["stdout"]),
-            stderr="".join(streams["stderr"]),
-            error=error,
-            timed_out=timed_out and bool(error),
-            cancelled=cancelled,
-            truncated=bool(reply.get("truncated")),
-        )
-
-    async def interrupt(self) -> None:
-        """KeyboardInterrupt in the running cell; a cell that ignores it gets the process killed."""
-        exec_id = self._running
-        if exec_id is None or not self.is_alive():
-            return
-        self._cancel_requested = True
-        with contextlib.suppress(SandboxDied):
-            await self._send({"op": "interrupt"})
-        asyncio.get_running_loop().call_later(self.interrupt_grace, self._escalate, exec_id)
-
-    def _escalate(self, exec_id: str) -> None:
-        if self._running == exec_id and self._proc is not None and self._proc.returncode is None:
-            log.warning("sandbox cell ignored an interrupt: killing the process")
-            with contextlib.suppress(ProcessLookupError):
-                self._proc.kill()
+    return lambda state_dir: SandboxRuntime()

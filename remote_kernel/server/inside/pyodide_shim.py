@@ -1,10 +1,17 @@
 """The shim that runs *inside* Pyodide: IPython-like cell semantics for the sandbox.
 
-This file is not imported by the host: the driver sends its source to the Deno
-worker, which writes it into Pyodide's in-memory file system and imports it.
-It runs every statement of a cell but the last, evaluates a trailing
-expression and shows its rich repr, offers ``display()``, captures stdout and
-stderr in order, and turns exceptions into Jupyter ``error`` outputs.
+This file is not imported by the host: the Pyodide runtime
+(``server/runtimes/pyodide.py``) sends its source to the Deno worker, which
+writes it into Pyodide's in-memory file system and imports it as
+``_rk_sandbox``. It runs every statement of a cell but the last, evaluates a
+trailing expression and shows its rich repr, offers ``display()``, and turns
+exceptions into Jupyter ``error`` outputs.
+
+Each output leaves the moment it is made, as one event line shaped like a
+Jupyter IOPub message (``msg_type`` plus ``content``); stdout and stderr (kept
+in order, and capped per stream, by the JS worker) go first. The host feeds
+them to the same ``OutputCollector`` as the IPython runtime's messages, so
+merging, limits and notices are decided there, once.
 
 The patches in :func:`setup` only make denials *readable* (and keep
 ``os.system`` from aborting Pyodide); the security boundary is Deno's
@@ -46,78 +53,43 @@ _BINARY = {"image/png", "image/jpeg"}
 
 _state: dict[str, Any] = {
     "count": 0,
-    "capture": None,
-    "take_output": None,
+    "cell": None,
+    "flush_output": None,
+    "emit": None,
     "task": None,
     "interrupted": False,
     "pyodide_packages": frozenset(),
 }
 
 
-class _Capture:
-    """The outputs of one cell, with stream chunks merged and each stream capped."""
+class _Cell:
+    """Where one cell's outputs go: to the host, as events, in the order they happen."""
 
-    def __init__(self, max_chars: int) -> None:
-        self.outputs: list[dict[str, Any]] = []
-        self.max_chars = max_chars
-        self.written = {"stdout": 0, "stderr": 0}
-        self.dropped = {"stdout": 0, "stderr": 0}
-        self.truncated = False
+    def __init__(self, exec_id: str) -> None:
+        self.exec_id = exec_id
 
-    def stream(self, name: str, text: str) -> None:
-        if not text:
-            return
-        if self.max_chars > 0:
-            room = max(self.max_chars - self.written[name], 0)
-            if len(text) > room:
-                self.dropped[name] += len(text) - room
-                self.truncated = True
-                text = text[:room]
-                if not text:
-                    return
-            self.written[name] += len(text)
-        last = self.outputs[-1] if self.outputs else None
-        if last and last["output_type"] == "stream" and last["name"] == name:
-            last["text"] += text
-        else:
-            self.outputs.append({"output_type": "stream", "name": name, "text": text})
-
-    def add(self, output: dict[str, Any]) -> None:
+    def send(self, msg_type: str, content: dict[str, Any]) -> None:
+        """One rich output or error, after the stream text written before it."""
         _drain()
-        self.outputs.append(output)
+        self.post(msg_type, content)
 
-    def finish(self) -> None:
-        """End each cut stream with a notice (the same words as the IPython sessions)."""
-        for name, dropped in self.dropped.items():
-            if not dropped:
-                continue
-            notice = (
-                f"\n[output truncated: {dropped} more characters of {name} were dropped; "
-                f"the limit is {self.max_chars} characters per stream]\n"
-            )
-            for out in reversed(self.outputs):
-                if out["output_type"] == "stream" and out["name"] == name:
-                    out["text"] += notice
-                    break
-            else:
-                self.outputs.append({"output_type": "stream", "name": name, "text": notice})
+    def post(self, msg_type: str, content: dict[str, Any]) -> None:
+        emit = _state["emit"]
+        if emit is not None:
+            line = {"op": "event", "id": self.exec_id, "msg_type": msg_type, "content": content}
+            emit(json.dumps(line, default=str))
 
 
 def _drain() -> None:
-    """Move what the cell wrote to fd 1/2 (kept in order by the JS worker) into its outputs."""
+    """Send what the cell wrote to fd 1/2 so far (the JS worker keeps it in order)."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except Exception:
             pass
-    take = _state["take_output"]
-    capture = _state["capture"]
-    if take is None or capture is None:
-        return
-    for chunk in take().to_py():
-        capture.stream(chunk[0], chunk[1])
-        if len(chunk) > 2:
-            capture.truncated = True
+    flush = _state["flush_output"]
+    if flush is not None and _state["cell"] is not None:
+        flush()
 
 
 # ---------------------------------------------------------------- rich output
@@ -159,15 +131,15 @@ def _mimebundle(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def display(*objs: Any, raw: bool = False, metadata: dict[str, Any] | None = None, **_: Any):
     """Show each object as a ``display_data`` output (like IPython's display)."""
-    capture = _state["capture"]
+    cell = _state["cell"]
     for obj in objs:
         if raw:
             data, meta = dict(obj), dict(metadata or {})
         else:
             data, meta = _mimebundle(obj)
             meta.update(metadata or {})
-        if capture is not None:
-            capture.add({"output_type": "display_data", "data": data, "metadata": meta})
+        if cell is not None:
+            cell.send("display_data", {"data": data, "metadata": meta})
 
 
 class _DisplayObject:
@@ -249,6 +221,7 @@ def _interruptible_sleep(wait_ms):
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")
         deadline = time.monotonic() + seconds
+        _drain()  # what the cell printed before it waits is seen now, not at its end
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -317,14 +290,16 @@ def _pyodide_packages() -> frozenset[str]:
     return frozenset(names)
 
 
-def setup(take_output: Any = None, wait_ms: Any = None) -> None:
+def setup(flush_output: Any = None, wait_ms: Any = None, emit: Any = None) -> None:
     """Prepare the interpreter once, before any cell (paid while pre-warming).
 
-    ``take_output`` is the worker's JS function returning the ``[name, text]``
-    chunks written to fd 1/2 since it was last called; ``wait_ms`` blocks the
-    worker for up to that many milliseconds unless an interrupt comes.
+    ``flush_output`` is the worker's JS function that sends what was written to
+    fd 1/2 as stream events; ``wait_ms`` blocks the worker for up to that many
+    milliseconds unless an interrupt comes; ``emit`` sends one event line to
+    the host at once.
     """
-    _state["take_output"] = take_output
+    _state["flush_output"] = flush_output
+    _state["emit"] = emit
     env = {"HOME": "/home/pyodide", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PWD": MOUNT}
     os.environ.clear()
     os.environ.update(env)
@@ -361,14 +336,14 @@ def _warm_up() -> None:
     try:
         _compile("def broken(:", "<warm-up>")
     except SyntaxError as exc:
-        _error_output(exc, "<warm-up>")
+        _error_content(exc, "<warm-up>")
     linecache.cache.pop("<warm-up>", None)
 
 
 # ---------------------------------------------------------------- execution
 
 
-def _error_output(exc: BaseException, filename: str) -> dict[str, Any]:
+def _error_content(exc: BaseException, filename: str) -> dict[str, Any]:
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
@@ -377,7 +352,6 @@ def _error_output(exc: BaseException, filename: str) -> dict[str, Any]:
     else:
         lines = traceback.format_exception(type(exc), exc, tb)
     return {
-        "output_type": "error",
         "ename": type(exc).__name__,
         "evalue": str(exc),
         "traceback": [line.rstrip("\n") for line in lines],
@@ -447,8 +421,8 @@ def _needs_async(code: str) -> bool:
     return any(c is not None and c.co_flags & CO_COROUTINE for c in (body, expr))
 
 
-def execute(exec_id: str, code: str, max_chars: int = 0, is_async: bool = False) -> str:
-    """Run one cell; return the result message as a JSON line.
+def execute(exec_id: str, code: str, is_async: bool = False) -> str:
+    """Run one cell, sending its outputs as they happen; return the result line (JSON).
 
     A cell with a top-level ``await`` is not run by a plain call: the worker
     gets :data:`ASYNC_CELL` and calls again through ``callPromising``.
@@ -462,10 +436,10 @@ def execute(exec_id: str, code: str, max_chars: int = 0, is_async: bool = False)
         count = _state["count"]
     filename = f"<cell-{count}>"
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-    capture = _Capture(int(max_chars or 0))
-    _state["capture"] = capture
+    cell = _Cell(exec_id)
+    _state["cell"] = cell
     namespace = sys.modules["__main__"].__dict__
-    error = None
+    failed = False
     try:
         body, expr = _compile(code, filename)
         _run(body, namespace)
@@ -475,27 +449,13 @@ def execute(exec_id: str, code: str, max_chars: int = 0, is_async: bool = False)
                 if count:
                     builtins._ = value
                 data, metadata = _mimebundle(value)
-                capture.add(
-                    {
-                        "output_type": "execute_result",
-                        "data": data,
-                        "metadata": metadata,
-                        "execution_count": count,
-                    }
-                )
+                content = {"data": data, "metadata": metadata, "execution_count": count}
+                cell.send("execute_result", content)
     except BaseException as exc:  # noqa: B036 - a cell's SystemExit/KeyboardInterrupt are its errors
-        error = _error_output(exc, filename)
-        capture.add(error)
+        failed = True
+        cell.send("error", _error_content(exc, filename))
     finally:
         _drain()
-        capture.finish()
-        _state["capture"] = None
-    reply = {
-        "op": "result",
-        "id": exec_id,
-        "outputs": capture.outputs,
-        "error": None if error is None else {k: error[k] for k in ("ename", "evalue", "traceback")},
-        "truncated": capture.truncated,
-        "execution_count": count,
-    }
-    return json.dumps(reply, default=str)
+        _state["cell"] = None
+    reply = {"op": "result", "id": exec_id, "failed": failed, "execution_count": count}
+    return json.dumps(reply)
