@@ -11,6 +11,7 @@ from typing import Any
 
 from remote_kernel.client.models import ExecutionResult
 from remote_kernel.session import LOCAL_POOL_NOTICE, LOST_STATE_NOTICE
+from remote_kernel.wire import is_image_result
 
 _NOTICE_PREFIXES = (LOCAL_POOL_NOTICE[:40], LOST_STATE_NOTICE.split("{", 1)[0])
 
@@ -50,7 +51,7 @@ def line_value(result: ExecutionResult) -> Any:
     plain = bundle[0].get("text/plain") if bundle else None
     if isinstance(plain, list):
         plain = "".join(plain)
-    is_image = isinstance(value, dict) and value.get("type") == "image"
+    is_image = is_image_result(value)
     if plain is None:  # Azure sends "" for "no value"; an image value was displayed already
         return None if value == "" or is_image else value
     if value is not None and repr(value) == plain:
