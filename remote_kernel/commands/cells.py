@@ -9,9 +9,8 @@ from remote_kernel import variables
 from remote_kernel.client.models import ExecutionResult
 from remote_kernel.commands.parsing import check_timeout
 from remote_kernel.commands.push_pull import VariableCommands
-from remote_kernel.commands.results import is_notice
 from remote_kernel.identifiers import validate_identifier
-from remote_kernel.render import OutputSink, render_outputs
+from remote_kernel.render import OutputSink, render_notices, render_result
 
 
 class CellCommands(VariableCommands):
@@ -39,8 +38,10 @@ class CellCommands(VariableCommands):
         timeout = check_timeout(timeout) or self.session.settings.execution_timeout
         with self._in_session(session):
             result = self._execute(code, timeout)
-            outputs = [o for o in result.outputs if is_notice(o)] if quiet else result.outputs
-            render_outputs(outputs, sink)
+            if quiet:
+                render_notices(result.notices, sink)
+            else:
+                render_result(result, sink)
             if output_name is not None and result.ok:
                 values = self._pull([variables.LAST_VALUE_NAME], sink, "-o", drop=True)
                 self._require_namespace("-o NAME")[output_name] = values[variables.LAST_VALUE_NAME]
