@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from traitlets import Bool, Float, Unicode, default, validate
+from traitlets import Bool, Float, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 from remote_kernel.errors import ConfigurationError
@@ -84,6 +84,12 @@ def is_loopback(endpoint: str) -> bool:
 # ----------------------------------------------------------------------- rules
 
 
+class InvalidSettingError(ConfigurationError, TraitError):
+    """A setting breaks its rule. Also a ``TraitError``, so a bad value in a Jupyter
+    config file ends the kernel's start with Jupyter's one-line "Bad config
+    encountered" message (as every other trait's bad value does), not a traceback."""
+
+
 def check_endpoint(value: str) -> str:
     """``value`` without its trailing slash; empty stays empty (the embedded pool).
 
@@ -99,7 +105,7 @@ def check_endpoint(value: str) -> str:
         or not parts.hostname
         or any(c.isspace() for c in endpoint)
     ):
-        raise ConfigurationError(
+        raise InvalidSettingError(
             f"Invalid endpoint {value!r}: expected an http(s) URL such as "
             "https://<region>.dynamicsessions.io/subscriptions/.../sessionPools/<pool>.",
             fix=ENDPOINT_HELP,
@@ -110,8 +116,8 @@ def check_endpoint(value: str) -> str:
 def check_api_version(value: str) -> str:
     """``value`` if it is an api-version this package speaks."""
     if value not in KNOWN_API_VERSIONS:
-        raise ConfigurationError(
-            f"unknown api_version {value!r}.",
+        raise InvalidSettingError(
+            f"unknown api_version {value!r} (the api-version sent to the pool).",
             fix=f"Use one of: {', '.join(sorted(KNOWN_API_VERSIONS))}.",
         )
     return value
@@ -121,7 +127,7 @@ def check_auth(value: str) -> str:
     """``value`` lower-cased, if it is one of :data:`AUTH_MODES`."""
     mode = (value or "").strip().lower()
     if mode not in AUTH_MODES:
-        raise ConfigurationError(
+        raise InvalidSettingError(
             f"unknown auth mode {value!r}: auth must be {AUTH_MODES_TEXT}.",
             fix=f"Set ACA_AUTH (or c.PoolSettings.auth) to {AUTH_MODES_TEXT}.",
         )

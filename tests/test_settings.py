@@ -5,6 +5,7 @@ provenance helper, applied the same by the traits, the client, ``doctor``,
 from __future__ import annotations
 
 import pytest
+from traitlets import TraitError
 from traitlets.config import Config
 
 from remote_kernel.cli.doctor import check_configuration, effective_settings, resolved_auth
@@ -59,6 +60,16 @@ def test_a_good_endpoint_is_normalised_the_same_everywhere() -> None:
     assert SessionPoolClient(given, auth="none").endpoint == expected
     assert validate_endpoint(given) == expected
     assert PoolSettings(pool_endpoint="").pool_endpoint == ""  # the embedded pool
+
+
+def test_a_bad_config_file_value_is_a_trait_error_jupyter_reports_in_one_line() -> None:
+    """jupyter's catch_config_error turns a TraitError at start into one fatal log line."""
+    config = Config()
+    config.RemoteKernel.pool_endpoint = "ftp://x"
+    config.PoolSettings.pool_endpoint = "ftp://x"
+    with pytest.raises(TraitError, match="Invalid endpoint 'ftp://x'") as info:
+        PoolSettings(config=config)
+    assert isinstance(info.value, ConfigurationError)
 
 
 def test_auth_modes_are_validated_by_the_setting() -> None:
