@@ -175,11 +175,14 @@ def provenance(
     explicit: Sequence[Mapping[str, Provenance]] = (),
     env_layers: Sequence[tuple[str, Mapping[str, str]]] = (),
 ) -> Provenance:
-    """Where setting ``name`` comes from: the first ``explicit`` layer that sets it
-    (``--endpoint``, ``%aca_config``, a config file: highest priority first; set to
-    "" it still wins, and the default applies), then
-    its environment variables in each of ``env_layers`` (``(label, environ)``; the
-    process environment when none is given), then its default."""
+    """Where setting ``name`` comes from, in the order the kernel applies them.
+
+    First the ``explicit`` layers that set it (``--endpoint``, ``%aca_config``, a
+    config file; highest priority first; one that sets "" still wins, with the
+    default as value), then its environment variables in each of ``env_layers``
+    (``(label, environ)``; the process environment when none is given), then its
+    default.
+    """
     names, fallback = ENV_FALLBACKS.get(name, ((), ""))
     for layer in explicit:
         found = layer.get(name)
