@@ -4,7 +4,8 @@ The tree (modelled on httpx's ``_exceptions.py``)::
 
     RemoteKernelError                 base class: catch this to catch everything
     ├── ConfigurationError            bad setting / bad input (identifier, option, path)
-    │   └── InvalidIdentifierError    a session identifier outside Azure's rules
+    │   ├── InvalidIdentifierError    a session identifier outside Azure's rules
+    │   └── UsageError                a %aca_* line used wrong in the kernel (IPython's name)
     ├── TransportError                the pool could not be reached or answered nothing
     │   ├── PoolConnectionError       DNS failure, connection refused, TLS failure
     │   └── PoolTimeoutError          connect/read timeout (the execution is NOT re-sent)
@@ -66,6 +67,14 @@ class RemoteKernelError(Exception):
 
 class ConfigurationError(RemoteKernelError):
     """A setting or an argument is invalid; nothing was sent."""
+
+
+class UsageError(ConfigurationError):
+    """A ``%aca_*`` command or ``%%aca`` line used wrong (a missing local file, a bad option).
+
+    The remote kernel names it so because IPython shows the same mistake in the magics
+    as IPython's own ``UsageError``: one mistake, one name, whichever front-end.
+    """
 
 
 class InvalidIdentifierError(ConfigurationError):

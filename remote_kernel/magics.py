@@ -30,6 +30,7 @@ from remote_kernel.client.models import ExecutionResult
 from remote_kernel.commands import COMMANDS, AcaCommands, RemoteValue, line_value
 from remote_kernel.config import PoolSettings
 from remote_kernel.errors import ConfigurationError, ExecutionError, RemoteKernelError
+from remote_kernel.in_session import ALREADY_REMOTE, in_remote_session
 from remote_kernel.session import RemoteSession
 from remote_kernel.transfer_progress import DEFAULT_PROGRESS_THRESHOLD
 
@@ -263,6 +264,9 @@ _loaded: dict[int, AcaMagics] = {}
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext remote_kernel`` (or ``c.InteractiveShellApp.extensions``)."""
     if id(ipython) in _loaded:
+        return
+    if in_remote_session():  # never a pool inside a session
+        sys.stdout.write(ALREADY_REMOTE)
         return
     magics = AcaMagics(shell=ipython)
     ipython.register_magics(magics)

@@ -66,7 +66,9 @@ class RemoteSession:
     def endpoint(self) -> str:
         with self._lock:
             if self._endpoint is None:
-                self._endpoint = self.settings.pool_endpoint or self._start_local_pool()
+                # A settings change (e.g. a timeout) keeps the embedded pool already running.
+                local = self._pool.url if self._pool is not None else None
+                self._endpoint = self.settings.pool_endpoint or local or self._start_local_pool()
             return self._endpoint
 
     @property

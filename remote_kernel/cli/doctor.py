@@ -521,6 +521,13 @@ def print_report(checks: list[Check]) -> None:
         print(f"All {len(checks)} checks passed.")
 
 
+def _mcp_checks() -> list[Check]:
+    """A sixth check, only when ACA_MCP_ENDPOINT names an MCP server (see ``doctor_mcp``)."""
+    from remote_kernel.cli import doctor_mcp
+
+    return [Check("mcp", *doctor_mcp.check())] if doctor_mcp.configured() else []
+
+
 def run_doctor(args: argparse.Namespace) -> int:
     spec_dir, spec = _kernelspec(args.kernel)
     config, broken = kernel_config()
@@ -539,5 +546,6 @@ def run_doctor(args: argparse.Namespace) -> int:
         if target is not None and target.pool is not None:
             target.pool.stop()
     checks.append(check_kernelspec(args.kernel, spec_dir, spec))
+    checks += _mcp_checks()
     print_report(checks)
     return 0 if all(c.ok for c in checks) else 1

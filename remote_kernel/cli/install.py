@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from remote_kernel.errors import ConfigurationError
 
@@ -118,7 +119,26 @@ def run_install(args: argparse.Namespace) -> int:
         return _fail("install", exc)
     target = options.endpoint or "the embedded local pool"
     print(f"Installed kernelspec {options.name.lower()!r} in {path} (runs cells on {target}).")
+    warning = search_path_warning(path)
+    if warning:
+        print(warning, file=sys.stderr)
     return 0
+
+
+def search_path_warning(spec_dir: Path) -> str | None:
+    """A warning when Jupyter will not look where the kernelspec went (a bare --prefix),
+    as ``jupyter kernelspec install`` gives; None when front-ends will find it."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    kernels = spec_dir.parent.resolve()
+    if any(Path(d).resolve() == kernels for d in KernelSpecManager().kernel_dirs):
+        return None
+    data_dir = kernels.parent
+    return (
+        f"Warning: {kernels} is not on Jupyter's kernel search path, so Jupyter front-ends "
+        f"will not find this kernel. Set JUPYTER_PATH={data_dir} where Jupyter runs, or "
+        "install with --user or --sys-prefix."
+    )
 
 
 def run_uninstall(args: argparse.Namespace) -> int:

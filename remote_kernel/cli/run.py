@@ -5,9 +5,14 @@ line of progress per code cell on stderr, the executed notebook written out
 (also when a cell fails, so the outputs up to the failure can be read), and a
 non-zero exit code naming the failing cell.
 
-The kernel is the installed ``remote-python`` kernelspec when there is one;
-otherwise the same spec is built in memory for this interpreter, so the command
-works on a fresh machine before ``remote-kernel install`` was ever run.
+The kernel is the one the notebook's metadata names (``kernelspec.name``), so a
+notebook written for ``python3`` with ``%load_ext remote_kernel`` runs there and
+its magics talk to the pool from this machine; ``--kernel`` overrides it, and a
+notebook naming none runs on ``remote-python``. That one is the installed
+kernelspec when there is one; otherwise the same spec is built in memory for this
+interpreter, so the command works on a fresh machine before ``remote-kernel
+install`` was ever run. ``--endpoint`` reaches whichever kernel runs: the remote
+kernel and the magics alike.
 """
 
 from __future__ import annotations
@@ -55,10 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--kernel",
-        default=DEFAULT_NAME,
+        default=None,
         metavar="NAME",
-        help=f"Kernelspec to run on (default {DEFAULT_NAME}; used without installing when "
-        "it is not installed).",
+        help="Kernelspec to run on (default: the one the notebook's metadata names, else "
+        f"{DEFAULT_NAME}, which is used without installing when it is not installed).",
     )
     parser.add_argument(
         "--timeout",
@@ -120,7 +125,19 @@ def read_notebook(path: Path) -> Any:
     return nb
 
 
-def _spec_manager(kernel: str, endpoint: str) -> Any:
+def choose_kernel(nb: Any, requested: str | None) -> tuple[str, str]:
+    """The kernel to run on, and why: ``--kernel``, else the notebook's own, else ours."""
+    from remote_kernel.kernel.spec import DEFAULT_NAME
+
+    if requested:
+        return requested, "--kernel"
+    named = (nb.metadata.get("kernelspec") or {}).get("name")
+    if isinstance(named, str) and named.strip():
+        return named.strip(), "named by the notebook"
+    return DEFAULT_NAME, "the notebook names none"
+
+
+def _spec_manager(kernel: str, endpoint: str, why: str = "--kernel") -> Any:
     """A KernelSpecManager that also knows the built-in remote-python spec, and applies
     ``--endpoint`` to whichever spec is used (a spec's env wins over the process env)."""
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
@@ -148,10 +165,21 @@ def _spec_manager(kernel: str, endpoint: str) -> Any:
     except NoSuchKernel:
         known = ", ".join(sorted(manager.find_kernel_specs())) or "none"
         raise ValueError(
-            f"no kernelspec named {kernel!r} (installed: {known}); "
+            f"no kernelspec named {kernel!r} ({why}; installed: {known}); "
             "run `remote-kernel install` or pick one with --kernel"
         ) from None
     return manager
+
+
+def endpoint_arguments(endpoint: str) -> list[str]:
+    """``--endpoint`` on the kernel's command line, which beats a Jupyter config file.
+
+    Both traits: the remote kernel reads ``RemoteKernel``'s, a ``python3`` kernel's
+    ``%load_ext remote_kernel`` reads ``AcaMagics``'s (a kernel ignores the other).
+    """
+    if not endpoint:
+        return []
+    return [f"--RemoteKernel.pool_endpoint={endpoint}", f"--AcaMagics.pool_endpoint={endpoint}"]
 
 
 def _target(manager: Any, kernel: str) -> str:
@@ -167,10 +195,11 @@ def _target(manager: Any, kernel: str) -> str:
 
 
 def _first_line(text: str, limit: int = 60) -> str:
+    """The first non-blank line, cut to ``limit`` characters (0: never cut)."""
     for line in text.splitlines():
         if line.strip():
             line = line.strip()
-            return line if len(line) <= limit else line[: limit - 3] + "..."
+            return line if not limit or len(line) <= limit else line[: limit - 3] + "..."
     return ""
 
 
@@ -261,8 +290,7 @@ def _execute_logged(
             "traceback": [],
         },
         resources={"metadata": {"path": str(notebook.resolve().parent)}},
-        # On the kernel's command line too: that beats a Jupyter config file's setting.
-        extra_arguments=[f"--RemoteKernel.pool_endpoint={args.endpoint}"] if args.endpoint else [],
+        extra_arguments=endpoint_arguments(args.endpoint),
         on_cell_start=progress.on_cell_start,
         on_cell_executed=progress.on_cell_executed,
         on_notebook_start=ctrl_c.on_notebook_start,
@@ -276,7 +304,9 @@ def _execute_logged(
     except CellExecutionError as exc:
         if ctrl_c.pressed:
             return f"{INTERRUPTED} at {progress.describe_current(nb)}"
-        return f"{progress.describe_current(nb)} -> {exc.ename}: {_first_line(exc.evalue, 400) or exc.ename}"
+        # The whole first line: our errors end with the fix, which must not be cut.
+        reason = _first_line(exc.evalue, limit=0) or exc.ename
+        return f"{progress.describe_current(nb)} -> {exc.ename}: {reason}"
     except CellTimeoutError:
         return f"{progress.describe_current(nb)} -> timed out after {timeout:g} s"
     except DeadKernelError:
@@ -332,12 +362,13 @@ def run_notebook(args: argparse.Namespace) -> int:
         output = Path(args.output) if args.output else default_output(notebook)
         if not output.parent.is_dir():
             raise ValueError(f"the output directory {output.parent} does not exist")
-        manager = _spec_manager(args.kernel, args.endpoint)
+        args.kernel, why = choose_kernel(nb, args.kernel)
+        manager = _spec_manager(args.kernel, args.endpoint, why)
     except ValueError as exc:
         return _error(str(exc), USAGE_ERROR)
 
     print(
-        f"Running {notebook} on kernel {args.kernel!r} ({_target(manager, args.kernel)})",
+        f"Running {notebook} on kernel {args.kernel!r} ({why}; {_target(manager, args.kernel)})",
         file=sys.stderr,
         flush=True,
     )

@@ -110,6 +110,20 @@ def register(subparsers: Any) -> None:
         "their files are then only their working directory. Env: REMOTE_KERNEL_NO_MNT_DATA=1.",
     )
     parser.add_argument(
+        "--mcp",
+        action="store_true",
+        help="Also serve the pool's MCP server at {endpoint}/mcp, as Azure's mcpServerSettings "
+        "(tools launchShell, runShellCommandInRemoteEnvironment, runPythonCodeInRemoteEnvironment; "
+        "API key in x-ms-apikey).",
+    )
+    parser.add_argument(
+        "--mcp-api-key",
+        metavar="KEY",
+        default=None,
+        help="The MCP server's API key (implies --mcp; env: ACA_MCP_API_KEY; default: a new "
+        "key printed once). Prefer the env var: command lines are visible to other users.",
+    )
+    parser.add_argument(
         "--allow-insecure-remote",
         action="store_true",
         help="Allow a non-loopback --host without a token (anyone reaching it can run code).",
@@ -130,10 +144,29 @@ def _mnt_data_line(enabled: bool) -> str:
     return support.describe() if support.available else f"Warning: {support.describe()}"
 
 
+def _mcp_key(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """The MCP server's key (None: no MCP server) and whether it was generated."""
+    if not (args.mcp or args.mcp_api_key):
+        return None, False
+    from remote_kernel.server.mcp_settings import serve_key
+
+    return serve_key(args.mcp_api_key)
+
+
+def _print_mcp(url: str, generated_key: str | None) -> None:
+    """The MCP endpoint, and a generated key this once (a given key is never echoed)."""
+    print(f"MCP endpoint: {url}/mcp", flush=True)
+    if generated_key:
+        print(f"MCP API key: {generated_key}", flush=True)
+    else:
+        print("MCP API key: the one given (--mcp-api-key or ACA_MCP_API_KEY)", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from remote_kernel.server import start_local_pool
 
     token = args.token or env_first(TOKEN_ENV) or None
+    mcp_key, mcp_key_generated = _mcp_key(args)
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -155,9 +188,12 @@ def run(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             session_python=args.session_python,
             mnt_data=args.mnt_data,
+            mcp_api_key=mcp_key,
         )
         try:
             print(f"Pool endpoint: {pool.url}", flush=True)
+            if mcp_key:
+                _print_mcp(pool.url, mcp_key if mcp_key_generated else None)
             auth = "a bearer token is required" if token else "no token (loopback only)"
             print(f"Sessions: at most {args.max_sessions}, {auth}. Ctrl-C stops.", file=sys.stderr)
             if mnt_line:

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from remote_kernel import variables
 from remote_kernel.client.models import ExecutionResult
+from remote_kernel.commands.hints import add_local_file_hint
 from remote_kernel.commands.parsing import check_timeout
 from remote_kernel.commands.push_pull import VariableCommands
 from remote_kernel.identifiers import validate_identifier
@@ -38,6 +39,7 @@ class CellCommands(VariableCommands):
         timeout = check_timeout(timeout) or self.session.settings.execution_timeout
         with self._in_session(session):
             result = self._execute(code, timeout)
+            add_local_file_hint(result)  # the session cannot see this machine's files
             if quiet:
                 render_notices(result.notices, sink)
             else:

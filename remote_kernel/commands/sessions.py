@@ -67,9 +67,6 @@ class SessionCommands(CommandsBase):
 
     def _session_list(self, rest: list[str], sink: OutputSink) -> None:
         sessions = sorted(self.session.client.list_sessions(), key=lambda s: s.identifier)
-        if not sessions:
-            write_line(sink, "The pool has no sessions yet.")
-            return
         rows = [
             (
                 ("* " if s.identifier == self.sid else "  ") + s.identifier,
@@ -79,6 +76,9 @@ class SessionCommands(CommandsBase):
             )
             for s in sessions
         ]
+        if all(s.identifier != self.sid for s in sessions):
+            # The current session exists on the pool only from its first call on.
+            rows.append((f"* {self.sid}", "not started yet", "", ""))
         sink.display(
             table(("session (* = current)", "created (UTC)", "last used", "expires"), rows), {}
         )

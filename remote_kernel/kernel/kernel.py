@@ -24,6 +24,7 @@ from remote_kernel.errors import ConfigurationError, RemoteKernelError
 from remote_kernel.kernel import introspect
 from remote_kernel.kernel.history import History
 from remote_kernel.kernel.interrupt import CancelOnInterrupt
+from remote_kernel.kernel.routing import Route, route_cell, usage_errors
 from remote_kernel.kernel.sink import KernelSink
 
 if TYPE_CHECKING:
@@ -45,15 +46,6 @@ CANNOT_CANCEL = (
     "The session pool cannot cancel a running execution (Azure has no cancel): the remote "
     "run may still be going, and the session stays busy until it ends or times out.\n"
 )
-
-
-def command_lines(code: str) -> list[str] | None:
-    """The lines of a cell made only of ``%aca_*`` commands (comments allowed), else None."""
-    lines = [line.strip() for line in code.splitlines()]
-    lines = [line for line in lines if line and not line.startswith("#")]
-    if lines and all(line.startswith("%aca_") for line in lines):
-        return lines
-    return None
 
 
 class RemoteKernel(Kernel, PoolSettings):
@@ -190,16 +182,21 @@ class RemoteKernel(Kernel, PoolSettings):
             return self._ok_reply()
         if store_history and not silent:
             self.history.record(self.execution_count, code)
-        lines = command_lines(code)
-        page = None if lines is not None else introspect.page_request(code)
+        try:
+            with usage_errors():
+                route = route_cell(code)
+        except ConfigurationError as exc:
+            return self._failed(sink, exc)
+        plain = route.code == code
+        page = introspect.page_request(code) if plain else None
         execution_id = None
-        if lines is not None:
-            work: Coroutine[Any, Any, Any] = self._run_commands(lines, sink)
+        if route.commands and not route.has_code:
+            work: Coroutine[Any, Any, Any] = self._run_commands(route.commands, sink)
         elif page is not None:
             work = self._run_pager(*page, sink)
         else:
             execution_id = str(uuid.uuid4())
-            work = self._run_cell(code, execution_id)
+            work = self._run_routed(route, sink, execution_id)
         self._running = True
         try:
             task = await self._run_interruptible(work)
@@ -224,9 +221,23 @@ class RemoteKernel(Kernel, PoolSettings):
                 self.history.record_output(self.execution_count, out.get("data") or {})
         return reply
 
-    async def _run_cell(self, code: str, execution_id: str | None) -> ExecutionResult:
+    async def _run_routed(self, route: Route, sink: KernelSink, execution_id: str) -> Any:
+        """Notes on ignored %%aca options, then the cell's %aca_* lines here, then its code."""
+        for note in route.notes:
+            sink.stream("stderr", note)
+        if route.commands:
+            await self._run_commands(route.commands, sink)
+        return await self._run_cell(route.code, execution_id, timeout=route.timeout)
+
+    async def _run_cell(
+        self, code: str, execution_id: str | None, timeout: float | None = None
+    ) -> ExecutionResult:
+        from remote_kernel.commands.hints import add_local_file_hint
+
         remote = await self._remote_ready()
-        return await remote.aexecute(code, execution_id=execution_id)
+        result = await remote.aexecute(code, execution_id=execution_id, timeout=timeout)
+        add_local_file_hint(result)  # the session cannot see this machine's files
+        return result
 
     def _render(self, result: ExecutionResult, sink: KernelSink) -> dict[str, Any]:
         from remote_kernel.render import render_result
@@ -344,12 +355,13 @@ class RemoteKernel(Kernel, PoolSettings):
     async def _run_commands(self, lines: list[str], sink: KernelSink) -> None:
         """Kernel controls (%aca_upload, %aca_files...) run here, in a worker thread."""
         commands = await asyncio.to_thread(self._command_runner)
-        for line in lines:  # a typo on the last line must not half-run the cell
-            if not commands.is_command(line):
-                commands.run_line(line, sink)  # raises the "unknown command" error
-                raise ConfigurationError(f"Unknown command {line.split()[0]!r}.")
-        for line in lines:
-            await asyncio.to_thread(commands.run_line, line, sink)
+        with usage_errors():
+            for line in lines:  # a typo on the last line must not half-run the cell
+                if not commands.is_command(line):
+                    commands.run_line(line, sink)  # raises the "unknown command" error
+                    raise ConfigurationError(f"Unknown command {line.split()[0]!r}.")
+            for line in lines:
+                await asyncio.to_thread(commands.run_line, line, sink)
 
     # --------------------------------------------------- local and remote help
 

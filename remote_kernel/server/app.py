@@ -465,8 +465,13 @@ def create_app(
     *,
     token: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    mcp_api_key: str | None = None,
 ) -> ASGIApp:
-    """The ASGI app serving ``pool``; its lifespan starts and closes the pool."""
+    """The ASGI app serving ``pool``; its lifespan starts and closes the pool.
+
+    ``mcp_api_key`` also serves the pool's MCP server at ``/mcp`` (its own key, in
+    ``x-ms-apikey``, as on Azure; see :mod:`remote_kernel.server.mcp`).
+    """
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -484,4 +489,8 @@ def create_app(
     app = Starlette(routes=ROUTES, exception_handlers=handlers, lifespan=lifespan)
     app.state.pool = pool
     app.state.max_upload_bytes = max_upload_bytes
+    if mcp_api_key:
+        from remote_kernel.server.mcp import with_mcp
+
+        return with_mcp(PoolMiddleware(app, token), pool, mcp_api_key)
     return PoolMiddleware(app, token)

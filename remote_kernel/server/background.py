@@ -215,6 +215,7 @@ def start_local_pool(
     runtime_factory: RuntimeFactory | None = None,
     session_python: str | None = None,
     mnt_data: bool = True,
+    mcp_api_key: str | None = None,
 ) -> LocalPool:
     """Start a local pool in a daemon thread; returns once it accepts connections.
 
@@ -223,7 +224,8 @@ def start_local_pool(
     temporary directory removed at stop. ``runtime_factory`` overrides the
     runtime ``sandbox`` selects. ``session_python`` is the sessions' interpreter
     (default: this one); ``mnt_data=False`` gives sessions their file area as the
-    working directory only, without a private ``/mnt/data`` mount.
+    working directory only, without a private ``/mnt/data`` mount. ``mcp_api_key``
+    also serves the MCP endpoint at ``/mcp`` with that key.
     """
     check_bind(host, token, allow_insecure_remote)
     if max_sessions < 1 or cooldown <= 0 or prewarm < 0 or max_upload_mb <= 0:
@@ -240,7 +242,12 @@ def start_local_pool(
         cooldown=cooldown,
         prewarm=prewarm,
     )
-    app = create_app(pool, token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
+    app = create_app(
+        pool,
+        token=token,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        mcp_api_key=mcp_api_key,
+    )
     sock = _listen(host, port)
     config = uvicorn.Config(
         app,

@@ -27,6 +27,7 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
 from remote_kernel.config import TOKEN_ENV
+from remote_kernel.in_session import IN_SESSION_ENV
 from remote_kernel.server import mnt_data as mnt_data_mod
 from remote_kernel.server.outputs import OutputCollector
 from remote_kernel.server.runtime import RunOutcome, RuntimeFactory, SessionRuntime
@@ -83,6 +84,7 @@ def kernel_env(python: str | None = None) -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_ENV}
     env["MPLBACKEND"] = _INLINE_BACKEND
+    env[IN_SESSION_ENV] = "1"  # %load_ext remote_kernel in a session must not nest a pool
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     if python:
         env["PATH"] = os.pathsep.join(filter(None, [os.path.dirname(python), env.get("PATH")]))

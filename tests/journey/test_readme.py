@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from remote_kernel import config
 from remote_kernel.cli import build_parser
+from remote_kernel.commands.hints import local_file_hint
 from remote_kernel.config import PoolSettings
+from remote_kernel.in_session import IN_SESSION_ENV
 from remote_kernel.magics import AcaMagics
 
 from .conftest import REPO
@@ -70,3 +73,18 @@ def test_linked_docs_exist() -> None:
         assert (REPO / target).exists(), target
     for name in re.findall(r"`(examples/[a-z_]+\.ipynb)`", README):
         assert (REPO / name).exists(), name
+
+
+def test_readme_says_how_the_remote_kernel_differs_from_a_local_one(tmp_path: Path) -> None:
+    """Right after what you get, before any command's details (claims checked in the
+    kernel suite: tests/kernel/test_commands.py)."""
+    start = README.index("## How the remote kernel differs from a local one")
+    assert README.index("## What you get") < start < README.index("## `remote-kernel run`")
+    section = README[start : README.index("\n## ", start + 1)]
+    assert "**Output arrives when the cell ends.**" in section
+    assert "**`input()` is not supported yet.**" in section
+    assert "**Local files are not in the session.**" in section
+    assert f"`{IN_SESSION_ENV}=1`" in section
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    hint = local_file_hint("[Errno 2] No such file or directory: 'data.csv'", [], tmp_path)
+    assert hint is not None and f"`{hint}`" in section  # the line the kernel really adds

@@ -17,7 +17,16 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from .conftest import clean_env, cli, jupyter_dirs, outputs_text, run_cli, session_ids
+from .conftest import (
+    EXAMPLES,
+    cell_starting,
+    clean_env,
+    cli,
+    jupyter_dirs,
+    outputs_text,
+    run_cli,
+    session_ids,
+)
 
 
 def write_notebook(path: Path, *cells: Any) -> Path:
@@ -139,7 +148,7 @@ def test_installed_kernelspec_is_used(local_pool: Any, tmp_path: Path) -> None:
     notebook = write_notebook(tmp_path / "one.ipynb", new_code_cell("print(3 * 3)"))
     proc = run_cli(["run", str(notebook), "--kernel", "rk-journey"], env)
     assert proc.returncode == 0, proc.stderr
-    assert f"on kernel 'rk-journey' ({local_pool.url})" in proc.stderr
+    assert f"on kernel 'rk-journey' (--kernel; {local_pool.url})" in proc.stderr
     assert outputs_text(nbformat.read(tmp_path / "one.out.ipynb", 4).cells[0]) == "9\n"
 
 
@@ -168,7 +177,8 @@ def test_kernel_that_cannot_start_is_one_line(local_pool: Any, tmp_path: Path) -
         (b"\xff\xfe\x00binary", ["bad.ipynb"], "bad.ipynb is not a notebook"),
         (None, ["."], "not a file: ."),
         ("nb", ["good.ipynb", "-o", "nowhere/out.ipynb"], "output directory nowhere"),
-        ("nb", ["good.ipynb", "--kernel", "nope"], "no kernelspec named 'nope'"),
+        ("nb", ["good.ipynb", "--kernel", "nope"], "no kernelspec named 'nope' (--kernel;"),
+        ("nb-ir", ["good.ipynb"], "no kernelspec named 'ir' (named by the notebook;"),
         ("nb", ["good.ipynb", "--endpoint", "ftp://x"], "Invalid endpoint 'ftp://x'"),
         ("nb", ["good.ipynb", "--timeout", "0"], "--timeout must be a positive number"),
     ],
@@ -178,6 +188,10 @@ def test_bad_input_is_one_line_and_exit_2(
 ) -> None:
     if setup == "nb":
         write_notebook(tmp_path / "good.ipynb", new_code_cell("1"))
+    elif setup == "nb-ir":
+        nb = new_notebook(cells=[new_code_cell("1")])
+        nb.metadata["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
+        nbformat.write(nb, tmp_path / "good.ipynb")
     elif isinstance(setup, bytes):
         (tmp_path / "bad.ipynb").write_bytes(setup)
     elif setup is not None:
@@ -255,3 +269,52 @@ def test_command_only_notebook_uploads_and_leaves_no_session(
     assert "Uploaded data.txt -> /mnt/data/data.txt" in outputs_text(nb.cells[0])
     assert "data.txt" in nb.cells[1].outputs[0]["data"]["text/plain"]
     assert session_ids(local_pool) <= before
+
+
+def test_notebook_runs_on_the_kernel_it_names_with_the_runs_endpoint(
+    local_pool: Any, tmp_path: Path
+) -> None:
+    """examples/magics.ipynb is written for python3 + %load_ext: it runs there, and its
+    magics reach the pool --endpoint names (the token comes from the environment)."""
+    notebook = tmp_path / "magics.ipynb"
+    notebook.write_bytes((EXAMPLES / "magics.ipynb").read_bytes())
+    env = clean_env(ACA_POOL_TOKEN=local_pool.token, **jupyter_dirs(tmp_path / "jupyter"))
+    proc = run_cli(["run", str(notebook), "--endpoint", local_pool.url], env, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert f"on kernel 'python3' (named by the notebook; {local_pool.url})" in proc.stderr
+    nb = nbformat.read(tmp_path / "magics.out.ipynb", as_version=4)
+    median = cell_starting(nb, 'summary["median"]')
+    assert median.outputs[0]["data"]["text/plain"] == "3.5"  # a local dict: -o worked
+    assert f"Pool: {local_pool.url}" in outputs_text(cell_starting(nb, "%aca_session"))
+
+
+def test_kernel_flag_beats_the_notebooks_kernel(env: dict, tmp_path: Path) -> None:
+    nb = new_notebook(
+        cells=[new_code_cell("import os\nprint(os.environ.get('REMOTE_KERNEL_IN_SESSION'))")]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, tmp_path / "py.ipynb")
+    proc = run_cli(["run", "py.ipynb", "--kernel", "remote-python"], env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "on kernel 'remote-python' (--kernel;" in proc.stderr
+    # The cell ran in a session of the pool, not in a local python3 kernel.
+    assert outputs_text(nbformat.read(tmp_path / "py.out.ipynb", 4).cells[0]) == "1\n"
+
+
+def test_failure_line_keeps_the_whole_fix(local_pool: Any, tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "one.ipynb", new_code_cell("print(1)"))
+    env = clean_env(
+        ACA_POOL_ENDPOINT=local_pool.url,
+        ACA_POOL_TOKEN="not-the-pool-token",
+        **jupyter_dirs(tmp_path / "jupyter"),
+    )
+    proc = run_cli(["run", str(notebook)], env)
+    assert proc.returncode == 1
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("remote-kernel run: failed")]
+    assert "AuthenticationError" in line
+    assert line.endswith("pasted by hand expires after about an hour."), line
+    assert "not-the-pool-token" not in proc.stderr

@@ -48,12 +48,13 @@ def running_kernel(
     *,
     name: str = SIGNAL_SPEC,
     extra_arguments: list[str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
     km = KernelManager(
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels_dir(prefix))]),
         kernel_name=name,
     )
-    km.start_kernel(env=env, extra_arguments=extra_arguments or [])
+    km.start_kernel(env=env, extra_arguments=extra_arguments or [], cwd=str(cwd) if cwd else None)
     kc = km.client()
     kc.start_channels()
     try:

@@ -118,3 +118,18 @@ def test_kernel_launched_from_the_installed_spec_runs_cells(
         reply, outputs = execute(kc, "import sys\nprint('remote', sys.version_info[0])")
         assert reply["content"]["status"] == "ok"
         assert outputs[0]["content"]["text"] == "remote 3\n"
+
+
+def test_install_warns_when_jupyter_will_not_search_the_prefix(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As ``jupyter kernelspec install --prefix`` does; quiet once JUPYTER_PATH has it."""
+    monkeypatch.delenv("JUPYTER_PATH", raising=False)
+    assert main(["install", "--prefix", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    data_dir = tmp_path.resolve() / "share" / "jupyter"
+    assert "is not on Jupyter's kernel search path" in err
+    assert f"JUPYTER_PATH={data_dir} " in err
+    monkeypatch.setenv("JUPYTER_PATH", str(data_dir))
+    assert main(["install", "--prefix", str(tmp_path)]) == 0
+    assert capsys.readouterr().err == ""

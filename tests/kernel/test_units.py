@@ -8,26 +8,52 @@ import signal
 
 import pytest
 
+from remote_kernel.errors import ConfigurationError
 from remote_kernel.kernel import introspect
 from remote_kernel.kernel.history import History
 from remote_kernel.kernel.interrupt import CancelOnInterrupt
-from remote_kernel.kernel.kernel import command_lines
+from remote_kernel.kernel.routing import route_cell
 
 
 @pytest.mark.parametrize(
-    "code, expected",
+    "code, commands, has_code",
     [
-        ("%aca_files", ["%aca_files"]),
-        ("\n  %aca_files\n# list them\n%aca_session  \n", ["%aca_files", "%aca_session"]),
-        ("%aca_files\nprint(1)", None),
-        ("print(1)", None),
-        ("# only a comment", None),
-        ("%%aca\nprint(1)", None),
-        ("", None),
+        ("%aca_files", ["%aca_files"], False),
+        ("\n  %aca_files\n# list them\n%aca_session  \n", ["%aca_files", "%aca_session"], False),
+        ("%aca_files\nprint(1)", ["%aca_files"], True),
+        ("print(1)", [], True),
+        ("# only a comment", [], False),
+        ("%%aca\nprint(1)", [], True),
+        ("", [], False),
     ],
 )
-def test_command_cells_are_recognised(code: str, expected: list[str] | None) -> None:
-    assert command_lines(code) == expected
+def test_command_lines_are_split_from_the_code(
+    code: str, commands: list[str], has_code: bool
+) -> None:
+    route = route_cell(code)
+    assert route.commands == commands
+    assert route.has_code is has_code
+
+
+def test_mixed_cell_keeps_the_line_numbers_of_the_code() -> None:
+    route = route_cell("x = 1\n%aca_upload data.csv\ny = x + 1")
+    assert route.code == "x = 1\n\ny = x + 1"
+    assert route.commands == ["%aca_upload data.csv"]
+
+
+def test_aca_cell_keeps_timeout_and_names_ignored_options() -> None:
+    route = route_cell("%%aca -t 5 -q -o value\nprint(1)")
+    assert route.code == "\nprint(1)" and route.timeout == 5
+    assert route.notes and "-o, -q ignored" in route.notes[0]
+    assert route_cell("%%aca\nprint(1)").notes == []
+
+
+@pytest.mark.parametrize(
+    "code, message", [("%%aca --nope\n1", "unrecognized"), ("%%aca -t 999\n1", "--timeout")]
+)
+def test_aca_cell_bad_options_are_one_line(code: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        route_cell(code)
 
 
 async def test_sigint_cancels_the_watched_task_and_the_handler_is_restored() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from remote_kernel.commands import RemoteValue
 from remote_kernel.errors import ExecutionError, RemoteKernelError
+from remote_kernel.in_session import ALREADY_REMOTE
 from remote_kernel.magics import RemoteExecutionError
 
 from .conftest import one_line_error
@@ -165,3 +166,23 @@ def test_interrupt_cancels_the_remote_run(shell):
     started = time.monotonic()
     ran = shell.run("%aca 'finished' in globals()")  # the session is free again at once
     assert ran.result.result is False and time.monotonic() - started < 10
+
+
+def test_missing_file_that_is_local_gets_the_upload_hint(shell, tmp_path, monkeypatch):
+    (tmp_path / "my data.csv").write_text("a,b\n1,2\n")
+    monkeypatch.chdir(tmp_path)
+    ran = shell.run("%%aca\nopen('my data.csv')")
+    assert not ran.success
+    hint = "my data.csv is on this machine, not in the session: %aca_upload 'my data.csv'"
+    raised = f"(raised in remote session {shell.magics.remote.session_id})"
+    assert ran.stdout.rstrip().splitlines()[-2:] == [hint, raised]
+    assert "%aca_upload" not in shell.run("%%aca\nopen('absent.csv')").text
+
+
+def test_load_ext_inside_a_session_loads_nothing(shell):
+    ran = shell.run(
+        "%%aca\n%load_ext remote_kernel\n"
+        "print('aca' in get_ipython().magics_manager.magics['cell'])"
+    )
+    assert ran.success
+    assert ran.stdout.startswith(ALREADY_REMOTE + "False\n")

@@ -40,6 +40,15 @@ def test_session_show_new_use_list_delete(shell):
     assert rs.session_id not in (first, second) and rs.session_id in ran.stdout
 
 
+def test_list_marks_a_new_session_not_started_yet_as_current(shell):
+    assert shell.run("%aca_session new").success
+    current = shell.magics.remote.session_id
+    ran = shell.run("%aca_session list")
+    table = "".join(o.get("text/plain", "") for o in ran.outputs)
+    (row,) = [line for line in table.splitlines() if current in line]
+    assert row.startswith(f"* {current}") and "not started yet" in row
+
+
 def test_session_errors_are_one_line(shell):
     assert "Invalid session identifier" in one_line_error(shell.run("%aca_session use bad_id"))
     assert "unknown action" in one_line_error(shell.run("%aca_session frobnicate"))

@@ -18,6 +18,7 @@ from remote_kernel.commands import (
     table,
 )
 from remote_kernel.commands.files import _upload_plan
+from remote_kernel.commands.hints import local_file_hint, missing_path
 from remote_kernel.config import PoolSettings
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.session import RemoteSession
@@ -211,3 +212,29 @@ def test_line_value_from_azure_shaped_results():
         full_outputs=True,
     )
     assert isinstance(line_value(local), RemoteValue)  # the local pool's repr, not a str
+
+
+@pytest.mark.parametrize(
+    "evalue, path",
+    [
+        ("[Errno 2] No such file or directory: 'data.csv'", "data.csv"),
+        ('[Errno 2] No such file or directory: "it\'s.csv"', "it's.csv"),
+        ("File `'script.py'` not found.", "script.py"),
+        ("File `script.py` not found.", "script.py"),
+        ("[Errno 2] No such file or directory: '/abs/data.csv'", None),
+        ("division by zero", None),
+    ],
+)
+def test_missing_path_is_read_from_the_error(evalue, path):
+    assert missing_path(evalue, []) == path
+
+
+def test_hint_only_for_a_file_that_exists_here(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "data.csv").write_text("x")
+    error = "[Errno 2] No such file or directory: 'sub/data.csv'"
+    assert local_file_hint(error, [], tmp_path) == (
+        "sub/data.csv is on this machine, not in the session: %aca_upload sub/data.csv"
+    )
+    assert local_file_hint(error.replace("data", "other"), [], tmp_path) is None
+    assert local_file_hint("No such file or directory: 'sub'", [], tmp_path) is None  # a folder
