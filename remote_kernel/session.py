@@ -13,7 +13,10 @@ from typing import Any
 
 from remote_kernel import errors
 from remote_kernel.client import AsyncSessionPoolClient, ExecutionResult, SessionPoolClient
+from remote_kernel.client.messages import Step
+from remote_kernel.client.methods import ClientMethods
 from remote_kernel.client.models import Notice
+from remote_kernel.client.operations import Protocol
 from remote_kernel.config import PoolSettings
 from remote_kernel.identifiers import new_identifier, validate_identifier
 
@@ -95,17 +98,18 @@ class RemoteSession:
 
     @property
     def client(self) -> SessionPoolClient:
-        with self._lock:
-            if self._client is None:
-                self._client = SessionPoolClient.from_settings(**self._client_kwargs())
-            return self._client
+        return self._shell("_client", SessionPoolClient)  # type: ignore[no-any-return]
 
     @property
     def aclient(self) -> AsyncSessionPoolClient:
+        return self._shell("_aclient", AsyncSessionPoolClient)  # type: ignore[no-any-return]
+
+    def _shell(self, attribute: str, cls: type[ClientMethods]) -> ClientMethods:
+        """The client kept in ``attribute``, made on first use (the two shells alike)."""
         with self._lock:
-            if self._aclient is None:
-                self._aclient = AsyncSessionPoolClient.from_settings(**self._client_kwargs())
-            return self._aclient
+            if getattr(self, attribute) is None:
+                setattr(self, attribute, cls.from_settings(**self._client_kwargs()))
+            return getattr(self, attribute)  # type: ignore[no-any-return]
 
     def reconfigure(self) -> None:
         """Drop clients (and a local pool no longer wanted) after a settings change."""
@@ -184,50 +188,43 @@ class RemoteSession:
             self._used.discard(session)
             self._markers.pop(session, None)
 
-    def execute(
-        self, code: str, *, timeout: float | None = None, execution_id: str | None = None
-    ) -> ExecutionResult:
+    def _execute_step(
+        self,
+        protocol: Protocol,
+        code: str,
+        timeout: float | None,
+        execution_id: str | None,
+    ) -> Step:
+        """Run ``code`` in the current session: probe, execution and marker in one step."""
         session = self.session_id
-        client = self.client
         lost = False
         if self._needs_probe(session):
-            lost = self._probe_says_lost(
-                session, client.execute(self._probe_code(), session=session, timeout=30)
-            )
+            probe = yield from protocol.execute(self._probe_code(), session, timeout=30)
+            lost = self._probe_says_lost(session, probe)
         self._sent.add(session)
         try:
-            result = client.execute(
-                code, session=session, timeout=timeout, execution_id=execution_id
+            result = yield from protocol.execute(
+                code, session, timeout=timeout, execution_id=execution_id
             )
         except errors.RemoteKernelError as exc:
             self._on_error(session, exc)
             raise
         marker = self._after(session, result, lost)
         if marker:
-            client.execute(marker, session=session, timeout=30)
+            yield from protocol.execute(marker, session, timeout=30)
         return result
+
+    def execute(
+        self, code: str, *, timeout: float | None = None, execution_id: str | None = None
+    ) -> ExecutionResult:
+        client = self.client
+        return client.run(self._execute_step(client.protocol, code, timeout, execution_id))
 
     async def aexecute(
         self, code: str, *, timeout: float | None = None, execution_id: str | None = None
     ) -> ExecutionResult:
-        session = self.session_id
         client = self.aclient
-        lost = False
-        if self._needs_probe(session):
-            probe = await client.execute(self._probe_code(), session=session, timeout=30)
-            lost = self._probe_says_lost(session, probe)
-        self._sent.add(session)
-        try:
-            result = await client.execute(
-                code, session=session, timeout=timeout, execution_id=execution_id
-            )
-        except errors.RemoteKernelError as exc:
-            self._on_error(session, exc)
-            raise
-        marker = self._after(session, result, lost)
-        if marker:
-            await client.execute(marker, session=session, timeout=30)
-        return result
+        return await client.run(self._execute_step(client.protocol, code, timeout, execution_id))
 
     def cancel(self, execution_id: str) -> bool:
         return self.client.cancel_execution(execution_id, session=self.session_id)
@@ -254,23 +251,25 @@ class RemoteSession:
             self._endpoint = None
             self._client = self._aclient = None
 
-    def close(self, delete_session: bool | None = None) -> None:
-        """Delete the sessions this object created (unless told not to) and stop the pool."""
+    def _delete_step(self, protocol: Protocol, delete_session: bool | None) -> Step:
+        """Delete the sessions this object created (best effort: the cooldown reclaims them)."""
         for session in self._to_delete(delete_session):
             try:
-                self.client.delete_session(session)
+                yield from protocol.delete_session(session)
             except errors.RemoteKernelError:
-                pass  # best effort at shutdown: the pool's cooldown reclaims it anyway
+                pass
+
+    def close(self, delete_session: bool | None = None) -> None:
+        """Delete the sessions this object created (unless told not to) and stop the pool."""
+        if self._to_delete(delete_session):
+            self.client.run(self._delete_step(self.client.protocol, delete_session))
         if self._client is not None:
             self._client.close()
         self._finish()
 
     async def aclose(self, delete_session: bool | None = None) -> None:
-        for session in self._to_delete(delete_session):
-            try:
-                await self.aclient.delete_session(session)
-            except errors.RemoteKernelError:
-                pass
+        if self._to_delete(delete_session):
+            await self.aclient.run(self._delete_step(self.aclient.protocol, delete_session))
         if self._aclient is not None:
             await self._aclient.aclose()
         if self._client is not None:

@@ -1,5 +1,7 @@
-"""The session-pool REST client: one protocol layer (``protocol.py``), two thin
-shells (``SessionPoolClient`` and ``AsyncSessionPoolClient``) with the same methods."""
+"""The session-pool REST client: a sans-I/O protocol layer (``operations.py`` over
+``codecs.py``, ``error_map.py`` and ``synthesis.py``), and two thin shells
+(``SessionPoolClient`` and ``AsyncSessionPoolClient``) that drive its steps
+with the same methods (``methods.py``)."""
 
 from remote_kernel.client.async_client import AsyncSessionPoolClient
 from remote_kernel.client.auth import Auth, CredentialAuth, StaticTokenAuth

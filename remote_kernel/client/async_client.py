@@ -1,213 +1,58 @@
-"""The asynchronous client: the twin of ``sync_client.py`` (same methods, awaited)."""
+"""The asynchronous client: the same methods as the sync client (``methods.py``), awaited."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-from typing import Any, BinaryIO
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-import httpx
-
-from remote_kernel.client.base import ClientBase, DownloadSink, Progress, open_source
-from remote_kernel.client.models import ExecutionResult, FileInfo, PackageInfo, SessionInfo
-from remote_kernel.client.protocol import Request, Response, Sleep, Step
-from remote_kernel.config import PoolSettings
+from remote_kernel.client.messages import Sleep, Step
+from remote_kernel.client.methods import OPERATIONS, ClientMethods
+from remote_kernel.client.transport import AsyncHTTPXTransport
 
 
-class AsyncSessionPoolClient(ClientBase):
-    """The asyncio twin of :class:`SessionPoolClient`."""
+class AsyncSessionPoolClient(ClientMethods):
+    """The asyncio twin of :class:`SessionPoolClient`: every operation is awaited."""
 
-    def __init__(
-        self, endpoint: str, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(endpoint, **kwargs)
-        self._http = httpx.AsyncClient(transport=transport, **self._client_kwargs())
+    transport_class = AsyncHTTPXTransport
 
-    @classmethod
-    def from_settings(
-        cls, settings: PoolSettings, endpoint: str | None = None, **kwargs: Any
-    ) -> AsyncSessionPoolClient:
-        return cls(**{**cls._settings_kwargs(settings, endpoint), **kwargs})
-
-    # ------------------------------------------------------------------ driving
-    async def _send(self, req: Request) -> Response:
-        attempt = 0
-        refreshed = False
-        while True:
-            try:
-                raw = await self._http.send(
-                    self._build(self._http, req, await self._auth.aheader())
-                )
-            except httpx.HTTPError as exc:
-                delay = self._retry_delay(req, attempt, exc=exc)
-                if delay is None:
-                    raise self._transport_error(exc, req) from None
-                self._rewind(req)
-                await asyncio.sleep(delay)
-                attempt += 1
-                continue
-            response = self._decode(raw)
-            if response.status_code == 401 and not refreshed and self._auth.mode == "azure":
-                refreshed = True  # a rejected request ran nothing: safe to send again
-                self._auth.invalidate()
-                self._rewind(req)
-                continue
-            delay = self._retry_delay(req, attempt, response=response)
-            if delay is None:
-                return response
-            await asyncio.sleep(delay)
-            attempt += 1
-
-    @staticmethod
-    def _rewind(req: Request) -> None:
-        if req.upload is not None:
-            req.upload[2].rewind()
-
-    async def _run(self, step: Step) -> Any:
+    async def run(self, step: Step) -> Any:  # type: ignore[override]
+        driven = self._policy.drive(step)
         try:
-            instruction = next(step)
+            instruction = next(driven)
             while True:
                 if isinstance(instruction, Sleep):
                     await asyncio.sleep(instruction.seconds)
-                    instruction = step.send(None)  # type: ignore[arg-type]
+                    instruction = driven.send(None)
                 else:
-                    instruction = step.send(await self._send(instruction))
+                    headers = await self._auth.aheader()
+                    answer = await self._transport.send(instruction, headers)
+                    instruction = driven.send(answer)
         except StopIteration as stop:
             return stop.value
-
-    # --------------------------------------------------------------- executions
-    async def execute(
-        self,
-        code: str,
-        *,
-        session: str,
-        timeout: float | None = None,
-        execution_id: str | None = None,
-    ) -> ExecutionResult:
-        """Run ``code`` and wait for the result. Never re-sent once it may have arrived."""
-        return await self._run(
-            self.protocol.execute(code, session, timeout=timeout, execution_id=execution_id)
-        )
-
-    async def start_execution(
-        self,
-        code: str,
-        *,
-        session: str,
-        timeout: float | None = None,
-        execution_id: str | None = None,
-    ) -> ExecutionResult:
-        return await self._run(
-            self.protocol.start_execution(code, session, timeout=timeout, execution_id=execution_id)
-        )
-
-    async def get_execution(self, execution_id: str, *, session: str) -> ExecutionResult:
-        return await self._run(self.protocol.get_execution(execution_id, session))
-
-    async def wait_execution(
-        self, execution_id: str, *, session: str, timeout: float | None = None
-    ) -> ExecutionResult:
-        return await self._run(self.protocol.wait_execution(execution_id, session, timeout))
-
-    async def cancel_execution(self, execution_id: str, *, session: str) -> bool:
-        return await self._run(self.protocol.cancel(execution_id, session))
-
-    # -------------------------------------------------------------------- files
-    async def upload_file(
-        self,
-        source: str | os.PathLike[str] | bytes | BinaryIO,
-        *,
-        session: str,
-        remote_name: str | None = None,
-        path: str = "",
-        progress: Progress | None = None,
-    ) -> FileInfo:
-        reader, name, close = open_source(source, remote_name, progress)
-        try:
-            req = self.protocol.upload_request(session, name, reader, path)
-            return self.protocol.parse_upload(await self._send(req), session, name, path)
         finally:
-            close()
+            driven.close()
 
-    async def download_file(
-        self,
-        name: str,
-        *,
-        session: str,
-        destination: str | os.PathLike[str] | BinaryIO | None = None,
-        path: str = "",
-        progress: Progress | None = None,
-    ) -> bytes | None:
-        req = self.protocol.download_request(session, name, path)
-        for attempt in range(3):
-            try:
-                return await self._download_once(req, session, name, destination, progress)
-            except httpx.TransportError as exc:
-                if attempt == 2 or self._retry_delay(req, attempt, exc=exc) is None:
-                    raise self._transport_error(exc, req) from None
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _download_once(
-        self, req: Request, session: str, name: str, destination: Any, progress: Progress | None
-    ) -> bytes | None:
-        request = self._build(self._http, req, await self._auth.aheader())
-        raw = await self._http.send(request, stream=True)
-        try:
-            if raw.status_code >= 400:
-                await raw.aread()
-                self.protocol.raise_for_status(
-                    self._decode(raw), "download", session=session, name=name
-                )
-            total = int(raw.headers["content-length"]) if "content-length" in raw.headers else None
-            sink = DownloadSink(destination)
-            try:
-                done = 0
-                async for chunk in raw.aiter_bytes(1 << 20):
-                    sink.file.write(chunk)
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, total)
-            except BaseException:
-                sink.abort()
-                raise
-            return sink.finish()
-        finally:
-            await raw.aclose()
-
-    async def file_info(self, name: str, *, session: str, path: str = "") -> FileInfo:
-        req = self.protocol.file_info_request(session, name, path)
-        return self.protocol.parse_file_info(await self._send(req), session, name, path)
-
-    async def list_files(self, *, session: str, path: str = "") -> list[FileInfo]:
-        req = self.protocol.list_files_request(session, path)
-        return self.protocol.parse_list_files(await self._send(req), session, path)
-
-    async def delete_file(self, name: str, *, session: str, path: str = "") -> None:
-        req = self.protocol.delete_file_request(session, name, path)
-        self.protocol.parse_delete_file(await self._send(req), session, name)
-
-    # ----------------------------------------------------------------- sessions
-    async def list_sessions(self) -> list[SessionInfo]:
-        return self.protocol.parse_list_sessions(
-            await self._send(self.protocol.list_sessions_request())
-        )
-
-    async def get_session(self, session: str) -> SessionInfo:
-        req = self.protocol.get_session_request(session)
-        return self.protocol.parse_get_session(await self._send(req), session)
-
-    async def delete_session(self, session: str) -> None:
-        await self._run(self.protocol.delete_session(session))
-
-    async def list_packages(self, *, session: str) -> list[PackageInfo]:
-        return await self._run(self.protocol.list_packages(session))
-
-    # ---------------------------------------------------------------- lifecycle
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._transport.aclose()
 
     async def __aenter__(self) -> AsyncSessionPoolClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _awaited(method: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """``method`` (which returns ``self.run(...)``, a coroutine here) as an ``async def``."""
+
+    @functools.wraps(method)
+    async def call(self: AsyncSessionPoolClient, *args: Any, **kwargs: Any) -> Any:
+        return await method(self, *args, **kwargs)
+
+    return call
+
+
+for _name in OPERATIONS:
+    setattr(AsyncSessionPoolClient, _name, _awaited(getattr(ClientMethods, _name)))

@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from remote_kernel import wire
+
 
 class ExecutionStatus(str, enum.Enum):
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    CANCELLED = "Cancelled"
-    RUNNING = "Running"
-    NOT_STARTED = "NotStarted"
-    TIMED_OUT = "TimedOut"
+    SUCCEEDED = wire.SUCCEEDED
+    FAILED = wire.FAILED
+    CANCELLED = wire.CANCELLED
+    RUNNING = wire.RUNNING
+    NOT_STARTED = wire.NOT_STARTED
+    TIMED_OUT = wire.TIMED_OUT
 
     @property
     def finished(self) -> bool:

@@ -15,6 +15,7 @@ import shlex
 from pathlib import Path
 
 from remote_kernel.client.models import ExecutionResult
+from remote_kernel.wire import strip_ansi
 
 #: How the session says a file is missing: open()/pandas, and IPython's %run.
 _MISSING = (
@@ -22,13 +23,12 @@ _MISSING = (
     re.compile(r'No such file or directory: "([^"\n]+)"'),
     re.compile(r"File `'?([^`'\n]+)'?` not found"),
 )
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def missing_path(evalue: str, traceback: list[str]) -> str | None:
     """The relative path a remote error says is missing, if it says so."""
     for text in (evalue, *reversed(traceback)):
-        plain = _ANSI.sub("", str(text))
+        plain = strip_ansi(str(text))
         for pattern in _MISSING:
             match = pattern.search(plain)
             if match:

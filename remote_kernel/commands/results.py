@@ -6,6 +6,7 @@ import ast
 from typing import Any
 
 from remote_kernel.client.models import ExecutionResult
+from remote_kernel.wire import is_image_result
 
 
 class RemoteValue:
@@ -43,7 +44,7 @@ def line_value(result: ExecutionResult) -> Any:
     plain = bundle[0].get("text/plain") if bundle else None
     if isinstance(plain, list):
         plain = "".join(plain)
-    is_image = isinstance(value, dict) and value.get("type") == "image"
+    is_image = is_image_result(value)
     if plain is None:  # Azure sends "" for "no value"; an image value was displayed already
         return None if value == "" or is_image else value
     if value is not None and repr(value) == plain:

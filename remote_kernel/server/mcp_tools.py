@@ -20,7 +20,8 @@ from remote_kernel.config import MAX_EXECUTION_TIMEOUT
 from remote_kernel.identifiers import new_identifier
 from remote_kernel.server import mcp_protocol as proto
 from remote_kernel.server.pool import DEFAULT_MAX_OUTPUT_CHARS, Execution, SessionPool
-from remote_kernel.server.shapes import ApiError, error_text, result_value, strip_ansi
+from remote_kernel.server.shapes import ApiError, error_text, result_value
+from remote_kernel.wire import strip_ansi
 
 log = logging.getLogger(__name__)
 

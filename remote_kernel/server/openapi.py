@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from remote_kernel import __version__
+from remote_kernel import __version__, wire
 from remote_kernel.config import GEN1_API_VERSIONS, GEN2_API_VERSIONS
 from remote_kernel.identifiers import IDENTIFIER_RE
 
@@ -96,12 +96,12 @@ _RESULT_FIELDS = {
     "stdout": _STR,
     "stderr": _STR,
     "executionTimeInMilliseconds": _INT,
-    "outputs": {"type": "array", "items": {"type": "object"}},
-    "error": _NULLABLE_OBJECT,
-    "truncated": _BOOL,
-    "sessionCreated": _BOOL,
-    "timedOut": _BOOL,
-    "stateLost": _BOOL,
+    wire.OUTPUTS: {"type": "array", "items": {"type": "object"}},
+    wire.ERROR: _NULLABLE_OBJECT,
+    wire.TRUNCATED: _BOOL,
+    wire.SESSION_CREATED: _BOOL,
+    wire.TIMED_OUT_FLAG: _BOOL,
+    wire.STATE_LOST: _BOOL,
 }
 _GEN2_EXECUTION = _obj(
     ["id", "identifier", "executionType", "status", "result"],
@@ -110,7 +110,7 @@ _GEN2_EXECUTION = _obj(
     executionType={"type": "string", "enum": ["Synchronous", "Asynchronous"]},
     status={
         "type": "string",
-        "enum": ["NotStarted", "Running", "Succeeded", "Failed", "Cancelled"],
+        "enum": [wire.NOT_STARTED, wire.RUNNING, wire.SUCCEEDED, wire.FAILED, wire.CANCELLED],
     },
     result={
         **_obj(["stdout", "stderr", "executionResult"], **_RESULT_FIELDS, executionResult={}),
@@ -122,7 +122,7 @@ _GEN1_EXECUTION = _obj(
     ["properties"],
     properties=_obj(
         ["status", "stdout", "stderr", "result"],
-        status={"type": "string", "enum": ["Success", "Failure"]},
+        status={"type": "string", "enum": [wire.GEN1_SUCCESS, wire.GEN1_FAILURE]},
         result={},
         **_RESULT_FIELDS,
     ),

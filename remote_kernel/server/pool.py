@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from remote_kernel import wire
 from remote_kernel.config import MAX_EXECUTION_TIMEOUT
 from remote_kernel.server.outputs import OutputCollector
 from remote_kernel.server.runtime import RunOutcome, RuntimeFactory, SessionRuntime
@@ -44,7 +45,7 @@ DEFAULT_TIMEOUT = MAX_EXECUTION_TIMEOUT
 #: Finished executions remembered per session for ``GET /executions/{id}``.
 _KEPT_EXECUTIONS = 16
 
-QUEUED, RUNNING, DONE = "NotStarted", "Running", "Done"
+QUEUED, RUNNING, DONE = wire.NOT_STARTED, wire.RUNNING, "Done"
 
 
 def _now() -> datetime:

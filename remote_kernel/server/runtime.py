@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from remote_kernel.wire import PACKAGES_SCRIPT as _PACKAGES_SCRIPT
+
 
 @dataclass
 class RunOutcome:
@@ -81,13 +83,6 @@ class SessionRuntime(abc.ABC):
         pairs = json.loads(lines[-1]) if lines else []
         return [{"name": name, "version": version} for name, version in pairs]
 
-
-#: Prints the session's distributions as one JSON line without touching its namespace.
-_PACKAGES_SCRIPT = (
-    "(lambda m, j: print(j.dumps(sorted({(d.metadata['Name'], d.version) "
-    "for d in m.distributions() if d.metadata['Name']}))))"
-    "(__import__('importlib.metadata').metadata, __import__('json'))"
-)
 
 #: Builds one (not yet started) runtime; the argument is a private directory of the
 #: pool (never a session's file area) for connection files, logs and caches.

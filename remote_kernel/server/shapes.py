@@ -12,18 +12,18 @@ from __future__ import annotations
 import ast
 import math
 import mimetypes
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from remote_kernel import wire
 from remote_kernel.server.runtime import RunOutcome
+from remote_kernel.wire import strip_ansi
 
 if TYPE_CHECKING:
     from remote_kernel.server.pool import Execution, Session
 
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 #: ``ast.literal_eval`` of longer reprs costs more than it is worth: they stay text.
 _MAX_LITERAL_CHARS = 1_000_000
 
@@ -45,10 +45,6 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 def iso(moment: datetime) -> str:
     """UTC timestamp as Azure writes it: ``2024-11-03T06:59:11.815973Z``."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
 
 
 # -- values ------------------------------------------------------------------------------
@@ -86,7 +82,7 @@ def literal_value(text: str) -> Any:
 def _image(data: dict[str, Any]) -> dict[str, Any] | None:
     png = data.get("image/png")
     if isinstance(png, str):
-        return {"type": "image", "format": "png", "base64_data": png.replace("\n", "")}
+        return wire.image_result(png)
     return None
 
 
@@ -130,23 +126,23 @@ def error_text(outcome: RunOutcome) -> str:
 
 def gen2_status(outcome: RunOutcome) -> str:
     if outcome.cancelled:
-        return "Cancelled"
-    return "Failed" if outcome.error else "Succeeded"
+        return wire.CANCELLED
+    return wire.FAILED if outcome.error else wire.SUCCEEDED
 
 
 def gen1_status(outcome: RunOutcome) -> str:
-    return "Failure" if outcome.error or outcome.cancelled else "Success"
+    return wire.GEN1_FAILURE if outcome.error or outcome.cancelled else wire.GEN1_SUCCESS
 
 
 def _extensions(outcome: RunOutcome, session_created: bool) -> dict[str, Any]:
-    return {
-        "outputs": outcome.outputs,
-        "error": outcome.error,
-        "truncated": outcome.truncated,
-        "sessionCreated": session_created,
-        "timedOut": outcome.timed_out,
-        "stateLost": outcome.state_lost,
-    }
+    return wire.extension_fields(
+        outputs=outcome.outputs,
+        error=outcome.error,
+        truncated=outcome.truncated,
+        session_created=session_created,
+        timed_out=outcome.timed_out,
+        state_lost=outcome.state_lost,
+    )
 
 
 @dataclass(frozen=True)

@@ -179,3 +179,37 @@ def test_401_advice_fits_the_auth_mode(local_pool, sid):
     with SessionPoolClient(local_pool.url, auth="none") as client:
         with pytest.raises(errors.AuthenticationError, match="wants a bearer token"):
             client.execute("1", session=sid)
+
+
+def test_async_files_round_trip_with_progress(local_pool, sid, tmp_path):
+    payload = os.urandom(3 * (1 << 20) + 5)
+    source = tmp_path / "up.bin"
+    source.write_bytes(payload)
+    sent, received = [], []
+
+    async def go():
+        async with AsyncSessionPoolClient(local_pool.url, token=local_pool.token) as client:
+            info = await client.upload_file(
+                source, session=sid, path="deep", progress=lambda d, t: sent.append((d, t))
+            )
+            assert (info.name, info.size) == ("up.bin", len(payload))
+            target = tmp_path / "down.bin"
+            await client.download_file(
+                "up.bin",
+                session=sid,
+                path="deep",
+                destination=target,
+                progress=lambda d, t: received.append((d, t)),
+            )
+            assert target.read_bytes() == payload
+            assert (await client.file_info("up.bin", session=sid, path="deep")).size == len(payload)
+            names = [f.name for f in await client.list_files(session=sid, path="deep")]
+            await client.delete_file("up.bin", session=sid, path="deep")
+            assert await client.list_files(session=sid, path="deep") == []
+            await client.delete_session(sid)
+            return names
+
+    assert asyncio.run(go()) == ["up.bin"]
+    assert sent[-1] == (len(payload), len(payload)) and len(sent) > 1
+    assert received[-1] == (len(payload), len(payload)) and len(received) > 1
+    assert not list(tmp_path.glob(".down.bin.part-*"))

@@ -5,14 +5,10 @@ from __future__ import annotations
 import pytest
 
 from remote_kernel import errors
+from remote_kernel.client.messages import Request, Response, Sleep
 from remote_kernel.client.models import ExecutionStatus
-from remote_kernel.client.protocol import (
-    Protocol,
-    Request,
-    Response,
-    Sleep,
-    parse_traceback_text,
-)
+from remote_kernel.client.operations import Protocol
+from remote_kernel.client.synthesis import parse_traceback_text
 
 EP = "https://westus2.dynamicsessions.io/subscriptions/s/resourceGroups/g/sessionPools/mypool"
 GEN1 = Protocol(EP, "2024-02-02-preview")

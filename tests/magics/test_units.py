@@ -7,7 +7,7 @@ import ast
 import pytest
 
 from remote_kernel.client.models import ExecutionResult, ExecutionStatus
-from remote_kernel.client.protocol import synthesise_outputs
+from remote_kernel.client.synthesis import synthesise_outputs
 from remote_kernel.commands import (
     COMMANDS,
     AcaCommands,

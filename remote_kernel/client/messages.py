@@ -1,0 +1,80 @@
+"""The plain data the protocol layer and the shells exchange (sans-I/O, like h11's events).
+
+A step is a generator: it yields :class:`Request` (send this once) or
+:class:`Sleep` (pause) and receives a :class:`Response` for each request. The
+shells drive steps; they never build or parse a request themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+#: ``progress(done_bytes, total_bytes_or_None)``.
+Progress = Callable[[int, "int | None"], None]
+#: A duration in seconds; None: the client's default.
+Seconds = float | None
+
+
+@dataclass(frozen=True)
+class Download:
+    """Stream the response body to ``destination`` (None: into memory), reporting progress."""
+
+    destination: Any = None
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    #: Operation name used in error messages ("execute", "upload", ...).
+    operation: str = ""
+    #: Another try cannot repeat a side effect (GET, DELETE, polling).
+    idempotent: bool = False
+    #: Multipart upload: (field name, filename, file object, content type).
+    upload: tuple[str, str, Any, str] | None = None
+    #: Read timeout for this request (seconds), None: the client's default.
+    read_timeout: float | None = None
+    #: Set: the body is streamed to a file, and a 2xx Response's body is what
+    #: :meth:`DownloadSink.finish` returned (the bytes, or None once written to a file).
+    download: Download | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    status_code: int
+    headers: dict[str, str]
+    body: Any  # parsed JSON, text, or bytes
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lname:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SendError:
+    """A request that got no HTTP answer, as any transport reports it.
+
+    ``kind`` decides whether another try is safe: ``connect`` (never sent),
+    ``read_timeout`` (sent; the pool may be running it), ``timeout`` (another
+    phase timed out) or ``broken`` (the connection broke after sending).
+    """
+
+    kind: str
+    reason: str
+
+
+Step = Generator["Request | Sleep", Response, Any]

@@ -1,0 +1,134 @@
+"""The vocabulary the client and the local pool both speak, defined once.
+
+The pool (``server/``) writes these words and the client (``client/``) reads
+them; when both import them from here they cannot drift apart (they had: two
+different ANSI patterns, three spellings of the image result). Only the
+standard library is imported, so either side may import this module without
+pulling in the other.
+
+- execution status names (both generations' spellings);
+- the extension fields of ``docs/protocol-extensions.md``;
+- the image result dict Azure sends for a plotted figure;
+- ANSI escape stripping;
+- the script that lists a session's packages, and the reading of its output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# -- execution status ---------------------------------------------------------------------
+
+SUCCEEDED = "Succeeded"
+FAILED = "Failed"
+CANCELLED = "Cancelled"
+RUNNING = "Running"
+NOT_STARTED = "NotStarted"
+TIMED_OUT = "TimedOut"
+#: Generation 1 (``properties.status``) says only these two.
+GEN1_SUCCESS = "Success"
+GEN1_FAILURE = "Failure"
+
+#: Every spelling a pool may send, lower-cased, to the generation-2 name.
+STATUS_ALIASES = {
+    "success": SUCCEEDED,
+    "succeeded": SUCCEEDED,
+    "failure": FAILED,
+    "failed": FAILED,
+    "cancelled": CANCELLED,
+    "canceled": CANCELLED,
+    "running": RUNNING,
+    "notstarted": NOT_STARTED,
+    "timedout": TIMED_OUT,
+}
+
+# -- extension fields (docs/protocol-extensions.md) ---------------------------------------
+
+OUTPUTS = "outputs"
+ERROR = "error"
+TRUNCATED = "truncated"
+SESSION_CREATED = "sessionCreated"
+TIMED_OUT_FLAG = "timedOut"
+STATE_LOST = "stateLost"
+
+
+def extension_fields(
+    *,
+    outputs: list[dict[str, Any]],
+    error: dict[str, Any] | None,
+    truncated: bool,
+    session_created: bool,
+    timed_out: bool,
+    state_lost: bool,
+) -> dict[str, Any]:
+    """The local pool's additions, written next to ``stdout``/``stderr`` in both generations."""
+    return {
+        OUTPUTS: outputs,
+        ERROR: error,
+        TRUNCATED: truncated,
+        SESSION_CREATED: session_created,
+        TIMED_OUT_FLAG: timed_out,
+        STATE_LOST: state_lost,
+    }
+
+
+# -- the image result ---------------------------------------------------------------------
+
+#: Image ``format`` -> mime type.
+IMAGE_MIMES = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "jpg": "image/jpeg",
+    "svg": "image/svg+xml",
+}
+
+
+def image_result(base64_data: str, fmt: str = "png") -> dict[str, str]:
+    """Azure's result for a figure: ``{"type": "image", "format", "base64_data"}``."""
+    return {"type": "image", "format": fmt, "base64_data": base64_data.replace("\n", "")}
+
+
+def is_image_result(value: Any) -> bool:
+    return (
+        isinstance(value, dict) and value.get("type") == "image" and bool(value.get("base64_data"))
+    )
+
+
+def image_bundle(value: dict[str, Any]) -> dict[str, str]:
+    """The mime bundle an image result stands for."""
+    fmt = str(value.get("format", "png")).lower()
+    mime = IMAGE_MIMES.get(fmt, f"image/{fmt}")
+    return {mime: value["base64_data"], "text/plain": f"<{fmt.upper()} image>"}
+
+
+# -- terminal colours ---------------------------------------------------------------------
+
+#: CSI sequences (colours, cursor), OSC sequences (titles, links) and two-byte escapes.
+ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def strip_ansi(text: str) -> str:
+    return ANSI.sub("", text)
+
+
+# -- the session's packages ---------------------------------------------------------------
+
+#: Prints the session's distributions as one JSON line without touching its namespace.
+PACKAGES_SCRIPT = (
+    "(lambda m, j: print(j.dumps(sorted({(d.metadata['Name'], d.version) "
+    "for d in m.distributions() if d.metadata['Name']}))))"
+    "(__import__('importlib.metadata').metadata, __import__('json'))"
+)
+
+
+def parse_packages(stdout: str) -> list[tuple[str, str]]:
+    """``(name, version)`` pairs from what :data:`PACKAGES_SCRIPT` printed.
+
+    Raises ValueError when no list can be read (the caller says what failed).
+    """
+    lines = [line for line in stdout.splitlines() if line.startswith("[")]
+    if not lines:
+        raise ValueError("no package list in the output")
+    return [(str(name), str(version)) for name, version in json.loads(lines[-1])]
