@@ -79,9 +79,6 @@ class RemoteKernel(Kernel, PoolSettings):
         self._warm_started = False
         self._commands: AcaCommands | None = None
         self._running = False
-        #: Session notices (local-pool note, lost-state warning) an introspection call
-        #: received: shown at the start of the next cell instead of being lost.
-        self._pending_notices: list[dict[str, Any]] = []
         self._main_loop: asyncio.AbstractEventLoop | None = None
         self._guard: CancelOnInterrupt | None = None
         #: This kernel's inputs (the remote IPython's history is not reachable over REST).
@@ -246,9 +243,7 @@ class RemoteKernel(Kernel, PoolSettings):
         from remote_kernel.render import render_result
 
         if sink.silent:  # front-ends run silent set-up code first: keep notices for later
-            self._take_notices(result)
-        else:
-            self._show_notices(sink)
+            self.remote.defer_notices(result.notices)
         render_result(result, sink)
         if sink.error_content is None and not result.ok:
             info = result.error
@@ -258,13 +253,6 @@ class RemoteKernel(Kernel, PoolSettings):
                 status = getattr(result.status, "value", result.status)
                 sink.error("RemoteError", f"The remote execution ended with status {status}.", [])
         return self._ok_reply() if sink.error_content is None else sink.error_reply()
-
-    def _show_notices(self, sink: KernelSink) -> None:
-        """Notices an earlier hidden call received (completion, pager) come first."""
-        from remote_kernel.render import render_outputs
-
-        notices, self._pending_notices = self._pending_notices, []
-        render_outputs(notices, sink)
 
     def _ok_reply(self) -> dict[str, Any]:
         return {
@@ -335,11 +323,12 @@ class RemoteKernel(Kernel, PoolSettings):
 
     async def _run_pager(self, name: str, detail: int, sink: KernelSink) -> dict[str, Any]:
         """``name?``: the remote inspection, shown in the front-end's pager."""
+        from remote_kernel.render import render_notices
+
         remote = await self._remote_ready()
         code = introspect.inspect_name_code(name, detail)
         result = await remote.aexecute(code, execution_id=str(uuid.uuid4()))
-        self._take_notices(result)
-        self._show_notices(sink)
+        render_notices(result.notices, sink)
         try:
             reply = introspect.inspection_reply(result.stdout) if result.ok else None
         except ValueError:
@@ -470,17 +459,8 @@ class RemoteKernel(Kernel, PoolSettings):
     async def _run_cell_quietly(self, code: str, execution_id: str, timeout: float) -> str | None:
         remote = await self._remote_ready()
         result = await remote.aexecute(code, timeout=timeout, execution_id=execution_id)
-        self._take_notices(result)
+        remote.defer_notices(result.notices)  # the next cell shows them
         return result.stdout if result.ok else None
-
-    def _take_notices(self, result: ExecutionResult) -> None:
-        """Keep the session's notices from a call whose output is hidden (leading, stderr)."""
-        from remote_kernel.commands import is_notice
-
-        for out in result.outputs:
-            if not is_notice(out):
-                break
-            self._pending_notices.append(out)
 
     async def _on_main_loop(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await ``coro`` on the shell's loop (the async client belongs to it).
