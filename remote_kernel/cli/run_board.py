@@ -134,9 +134,11 @@ class Board:
         if not self.live:
             self._say(f"{job.name}: {text}")
 
-    def line(self, job: Job, now: float) -> str:
-        """One notebook's live line."""
-        name = job.name.ljust(self.width)
+    def line(self, job: Job, now: float, columns: int = 200) -> str:
+        """One notebook's live line; a long path loses its start, never the status."""
+        room = min(self.width, max(12, columns - 48))
+        name = job.name if len(job.name) <= room else "..." + job.name[-(room - 3) :]
+        name = name.ljust(room)
         if job.state == "running":
             current = job.progress.current
             cell = f"[{job.progress.number(current)}]" if current is not None else "[starting]"
@@ -152,10 +154,10 @@ class Board:
 
         now = time.monotonic()
         columns, rows = shutil.get_terminal_size()
-        lines = [self.line(job, now) for job in self.jobs]
+        lines = [self.line(job, now, columns) for job in self.jobs]
         if len(lines) >= rows:  # too many for the screen: the running ones and a count
             done = sum(job.state not in ("queued", "running") for job in self.jobs)
-            lines = [self.line(job, now) for job in self.jobs if job.state == "running"]
+            lines = [self.line(job, now, columns) for job in self.jobs if job.state == "running"]
             lines.append(f"{done} of {len(self.jobs)} done")
         up = f"\x1b[{self._drawn}F" if self._drawn else ""
         body = "".join(f"\x1b[2K{line[: columns - 1]}\n" for line in lines)

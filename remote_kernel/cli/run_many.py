@@ -70,7 +70,7 @@ def prepare(args: argparse.Namespace, parameters: dict[str, Any]) -> list[Job]:
             output = output_for(notebook, output_dir)
             clash = seen.get(output.resolve())
             if clash is not None:
-                raise ValueError(f"{notebook} and {clash} would both be written to {output}")
+                raise ValueError(f"{clash} and {notebook} would both be written to {output}")
             seen[output.resolve()] = notebook
             kernel, why = single.choose_kernel(nb, args.kernel)
             manager = single._spec_manager(kernel, args.endpoint, why)
