@@ -318,8 +318,22 @@ def run_many(args: argparse.Namespace, parameters: dict[str, Any]) -> int:
         for line in str(exc).splitlines():
             print(f"{single.PROG}: error: {line}", file=sys.stderr)
         return single.USAGE_ERROR
+    try:
+        return _run(jobs, args)
+    except KeyboardInterrupt:  # Ctrl-C before the kernels started: nothing to stop
+        print(f"{single.PROG}: {single.INTERRUPTED}", file=sys.stderr)
+        return single.CTRL_C
+
+
+def _run(jobs: list[Job], args: argparse.Namespace) -> int:
+    """Start the shared pool if wanted, run the batch, print the summary; the exit code."""
+    from remote_kernel.errors import RemoteKernelError
+
     workers = min(args.jobs, len(jobs))
-    shared = attach_pools(jobs, args)
+    try:
+        shared = attach_pools(jobs, args)
+    except RemoteKernelError as exc:  # the embedded pool did not start
+        return single._error(str(exc), single.FAILED)
     try:
         if shared is not None and args.jobs > shared.limit():
             print(
