@@ -13,6 +13,9 @@ kernelspec when there is one; otherwise the same spec is built in memory for thi
 interpreter, so the command works on a fresh machine before ``remote-kernel
 install`` was ever run. ``--endpoint`` reaches whichever kernel runs: the remote
 kernel and the magics alike.
+
+Several notebooks run as a batch (``run_many``), ``-p`` injects papermill-style
+parameters (``parameters``); one notebook keeps the form above.
 """
 
 from __future__ import annotations
@@ -388,6 +391,8 @@ def run_notebook(args: argparse.Namespace) -> int:
         return _error(str(exc), USAGE_ERROR)
     if args.timeout is not None and args.timeout <= 0:
         return _error("--timeout must be a positive number of seconds", USAGE_ERROR)
+    if args.jobs < 1:
+        return _error("-j must be at least 1", USAGE_ERROR)
     if args.endpoint:
         from remote_kernel.errors import ConfigurationError
         from remote_kernel.kernel.spec import validate_endpoint

@@ -310,8 +310,6 @@ def run_many(args: argparse.Namespace, parameters: dict[str, Any]) -> int:
         return single._error(
             "-o names one output; with several notebooks use --output-dir", single.USAGE_ERROR
         )
-    if args.jobs < 1:
-        return single._error("-j must be at least 1", single.USAGE_ERROR)
     try:
         jobs = prepare(args, parameters)
     except ValueError as exc:
