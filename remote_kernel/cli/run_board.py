@@ -58,7 +58,9 @@ class Job:
         if self.state == "not run":
             return "not run (Ctrl-C)"
         failure = self.failure or ""
-        return failure if failure.startswith(single.INTERRUPTED) else f"failed at {failure}"
+        if failure.startswith((single.INTERRUPTED, single.KERNEL_FAILED)):
+            return failure
+        return f"failed at {failure}"
 
 
 class _CellLines:
@@ -112,6 +114,10 @@ class Board:
     def cell_done(self, job: Job) -> None:
         self._plain(job, job.last)
         self.redraw()
+
+    def retrying(self, job: Job, attempt: int) -> None:
+        """Only in a pipe: on a terminal the line keeps saying it is starting."""
+        self._plain(job, f"the kernel lost a race for its ports; starting it again ({attempt})")
 
     def finished(self, job: Job) -> None:
         self._plain(job, f"{job.result()} ({job.elapsed:.1f}s)")

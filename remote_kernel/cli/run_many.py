@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import logging
 import math
@@ -40,6 +41,13 @@ EMBEDDED = "no endpoint set: the embedded local pool"
 #: Kernel config that makes a kernel pick its own pool: then the kernels do not share ours.
 _CONFIG_FILES = ("ipython_kernel_config", "ipython_config", "jupyter_config")
 _CONFIG_KEYS = ("pool_endpoint", "local_pool_")
+
+
+#: A kernel that lost the race for its ports (jupyter_client picks free ports, the kernel
+#: binds them later; with many kernels and pools starting at once another process can
+#: take one in between) is started again: no cell ran, so nothing runs twice.
+PORT_TAKEN = "Address already in use"
+PORT_RETRIES = 2
 
 
 class Stopped(Exception):
@@ -199,11 +207,22 @@ async def execute(job: Job, args: argparse.Namespace, stopper: Stopper, board: B
     """Run one notebook, write it, and record the outcome on ``job``."""
     job.state, job.started = "running", time.monotonic()
     board.started(job)
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as kernel_log:
-        job.failure = await _execute(job, args, stopper, board, kernel_log)
-        if job.failure is not None and job.failure.startswith(single.KERNEL_FAILED):
+    for attempt in range(1 + PORT_RETRIES):
+        job.log_tail = []
+        with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as kernel_log:
+            job.failure = await _execute(job, args, stopper, board, kernel_log)
+            if job.failure is None or not job.failure.startswith(single.KERNEL_FAILED):
+                break
             kernel_log.seek(0)
-            job.log_tail = [x.rstrip() for x in kernel_log.readlines()[-10:] if x.strip()]
+            log = kernel_log.readlines()
+            job.log_tail = [x.rstrip() for x in log[-10:] if x.strip()]
+        if (
+            stopper.pressed
+            or job.progress.current is not None
+            or not any(PORT_TAKEN in x for x in log)
+        ):
+            break
+        board.retrying(job, attempt + 1)
     try:
         single._write(job.nb, job.output)
     except OSError as exc:
@@ -276,6 +295,9 @@ async def _execute(
     finally:
         stopper.clients.discard(client)
         stopper.install()  # nbclient just removed every SIGINT handler
+        # nbclient leaves this registered when the kernel failed to start: at exit it
+        # would try to clean up on a closed loop and print a traceback.
+        atexit.unregister(client._cleanup_kernel)
     return None
 
 

@@ -261,3 +261,59 @@ def test_terminal_lines_are_redrawn_in_place() -> None:
     line = board.line(long, time.monotonic(), columns=80)
     assert line.startswith("...") and line.endswith("/c.ipynb  queued"), line
     assert len(line) == 32 + len("  queued"), line
+
+
+LOSES_ITS_PORTS_ONCE = """\
+import os, sys
+marker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tried")
+if not os.path.exists(marker):
+    open(marker, "w").close()
+    print("zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:1')", file=sys.stderr)
+    sys.exit(1)
+os.execv(sys.executable, [sys.executable, "-m", "remote_kernel", "-f", sys.argv[1]])
+"""
+
+
+def test_a_kernel_that_lost_the_race_for_its_ports_is_started_again(
+    local_pool: Any, tmp_path: Path
+) -> None:
+    """Many kernels starting at once can lose a port between jupyter_client choosing it
+    and the kernel binding it: no cell ran, so the kernel is simply started again."""
+    import json
+    import sys
+
+    spec_dir = tmp_path / "jupyter" / "data" / "kernels" / "flaky"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "start.py").write_text(LOSES_ITS_PORTS_ONCE)
+    argv = [sys.executable, str(spec_dir / "start.py"), "{connection_file}"]
+    spec = {"argv": argv, "display_name": "flaky", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    env = clean_env(local_pool, **jupyter_dirs(tmp_path / "jupyter"))
+    flaky = new_notebook(cells=[new_code_cell("print('ran once')")])
+    flaky.metadata["kernelspec"] = {"name": "flaky", "display_name": "flaky", "language": "python"}
+    nbformat.write(flaky, tmp_path / "flaky.ipynb")
+    other = write_notebook(tmp_path / "other.ipynb", new_code_cell("1"))
+    proc = run_cli(["run", str(tmp_path / "flaky.ipynb"), str(other), "-j", "2"], env, timeout=240)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert "the kernel lost a race for its ports; starting it again (1)" in proc.stderr
+    assert "2 of 2 notebooks ok" in proc.stdout
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+    nb = nbformat.read(tmp_path / "flaky.out.ipynb", as_version=4)
+    assert outputs_text(nb.cells[0]) == "ran once\n"
+
+
+def test_a_kernel_that_cannot_start_is_named_once_without_a_traceback(
+    env: dict, tmp_path: Path
+) -> None:
+    import json
+
+    spec_dir = Path(env["JUPYTER_DATA_DIR"]) / "kernels" / "broken"
+    spec_dir.mkdir(parents=True)
+    spec = {"argv": [str(tmp_path / "no-such-python")], "display_name": "b", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    notebooks = [str(write_notebook(tmp_path / f"{n}.ipynb", new_code_cell("1"))) for n in "ab"]
+    proc = run_cli(["run", *notebooks, "--kernel", "broken"], env, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stdout.count("  the kernel failed at before the first cell") == 2, proc.stdout
+    assert "failed at the kernel" not in proc.stdout
+    assert "Exception ignored" not in proc.stderr
