@@ -85,6 +85,16 @@ class RemoteKernel(Kernel, PoolSettings):
         self.history = History()
 
     @property
+    def kernel_info(self) -> dict[str, Any]:  # type: ignore[override]
+        """No debugger here: ipykernel 7 advertises one whenever debugpy is importable."""
+        info = dict(super().kernel_info)
+        features = [f for f in info.get("supported_features", []) if f != "debugger"]
+        if "supported_features" in info:
+            info["supported_features"] = features
+        info["debugger"] = False
+        return info
+
+    @property
     def banner(self) -> str:  # type: ignore[override]
         where = self.pool_endpoint or "the embedded local session pool"
         return (
@@ -178,8 +188,8 @@ class RemoteKernel(Kernel, PoolSettings):
         **kwargs: Any,
     ) -> dict[str, Any]:
         sink = KernelSink(self, silent=silent)
-        if not code.strip():
-            return self._ok_reply()
+        if not code.strip():  # front-ends send "" with user_expressions to evaluate them
+            return await self._with_user_expressions(self._ok_reply(), user_expressions)
         if store_history and not silent:
             self.history.record(self.execution_count, code)
         try:
@@ -205,9 +215,10 @@ class RemoteKernel(Kernel, PoolSettings):
             exc = task.exception()
             if exc is not None:
                 return self._failed(sink, exc)
-            return self._reply_for(task.result(), sink)
+            reply = self._reply_for(task.result(), sink)
         finally:
             self._running = False
+        return await self._with_user_expressions(reply, user_expressions)
 
     def _reply_for(self, outcome: Any, sink: KernelSink) -> dict[str, Any]:
         """An ExecutionResult is rendered; a dict is the reply itself; None is success."""
@@ -261,6 +272,41 @@ class RemoteKernel(Kernel, PoolSettings):
             "payload": [],
             "user_expressions": {},
         }
+
+    async def _with_user_expressions(
+        self, reply: dict[str, Any], expressions: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """An ok reply with a result for each requested user expression, evaluated remotely.
+
+        The spec wants one result per name; a failed evaluation is an error result.
+        """
+        if reply.get("status") != "ok" or not expressions:
+            return reply
+        try:
+            remote = await self._remote_ready()
+            code = introspect.user_expressions_code(expressions)
+            result = await remote.aexecute(code, execution_id=str(uuid.uuid4()))
+            self._take_notices(result)
+            if not result.ok:
+                raise ValueError("the remote evaluation failed")
+            values = introspect.user_expressions_reply(result.stdout, expressions)
+        except (RemoteKernelError, ValueError) as exc:
+            values = introspect.failed_expressions(expressions, str(exc))
+        return {**reply, "user_expressions": values}
+
+    def _send_abort_reply(self, stream: Any, msg: Any, idents: Any) -> None:
+        """An aborted ``execute_reply`` still carries ``execution_count`` (ipykernel 6 and 7
+        send ``status`` alone; front-ends read the count from every execute_reply)."""
+        if msg["header"]["msg_type"] != "execute_request" or not self.session:
+            super()._send_abort_reply(stream, msg, idents)
+            return
+        self.log.info("Aborting %s: execute_request", msg["header"]["msg_id"])
+        content = {"status": "aborted", "execution_count": self.execution_count}
+        metadata = self.finish_metadata(msg, self.init_metadata(msg), content)
+        metadata["status"] = "aborted"
+        self.session.send(
+            stream, "execute_reply", content, parent=msg, metadata=metadata, ident=idents
+        )
 
     def _failed(self, sink: KernelSink, exc: BaseException) -> dict[str, Any]:
         """Our own failure (pool unreachable, bad command...): one error, no Python traceback."""
