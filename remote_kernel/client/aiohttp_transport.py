@@ -27,12 +27,17 @@ What it keeps, and how:
   it; response bodies are read chunk by chunk when the caller iterates them.
 - httpx keeps cookies, redirects and content decoding; aiohttp is told to do none
   of them, so nothing is done twice.
+- Proxies come from HTTPS_PROXY/HTTP_PROXY/NO_PROXY as with httpx, resolved once
+  per host. Not aiohttp's ``trust_env``: it reads ~/.netrc and the environment in
+  a worker thread on every request, and netrc Basic auth would clash with the
+  client's own Authorization header.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -119,8 +124,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     ``max_connections`` caps the open connections; further requests queue for up
     to the request's ``pool`` timeout. ``keepalive_expiry`` should stay below the
     server's idle timeout so a request is never written into a closing connection.
-    ``verify`` is True (system/certifi trust, as httpx), False, or an SSLContext.
-    ``trust_env`` honours HTTPS_PROXY/NO_PROXY as httpx does.
+    ``verify`` is True (certifi/SSL_CERT_FILE, as httpx), False, or an SSLContext.
+    ``trust_env`` honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY as httpx does.
     """
 
     def __init__(
@@ -139,6 +144,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             httpx.create_ssl_context(verify=verify) if verify is True else verify
         )
         self._trust_env = trust_env
+        self._proxies: dict[tuple[str, str], str | None] = {}
         self._session: aiohttp.ClientSession | None = None
         self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -158,7 +164,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 connector=connector,
                 cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies
                 auto_decompress=False,  # httpx decodes Content-Encoding
-                trust_env=self._trust_env,
                 skip_auto_headers=("User-Agent",),
             )
             self._slots = asyncio.Semaphore(self.max_connections)
@@ -211,6 +216,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=_body(request),
                 allow_redirects=False,
                 compress=None,
+                proxy=self._proxy(request.url),
                 timeout=aiohttp.ClientTimeout(
                     total=None,
                     connect=None,  # the pool wait is ours (_acquire)
@@ -221,10 +227,25 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise map_exception(exc, request) from exc
 
+    def _proxy(self, url: httpx.URL) -> str | None:
+        """The proxy for ``url`` from the environment, looked up once per host."""
+        key = (url.scheme, url.host)
+        if key not in self._proxies:
+            self._proxies[key] = env_proxy(url) if self._trust_env else None
+        return self._proxies[key]
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def env_proxy(url: httpx.URL) -> str | None:
+    """HTTPS_PROXY / HTTP_PROXY / ALL_PROXY for ``url`` unless NO_PROXY exempts its host."""
+    proxies = urllib.request.getproxies_environment()
+    if proxies.get("no") and urllib.request.proxy_bypass_environment(url.host, proxies):
+        return None
+    return proxies.get(url.scheme) or proxies.get("all")
 
 
 def _body(request: httpx.Request) -> bytes | AsyncIterator[bytes] | None:

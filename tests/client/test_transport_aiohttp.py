@@ -361,3 +361,53 @@ async def test_a_silent_server_is_a_read_timeout_after_the_requests_read_timeout
         silent.close()
     assert 0.4 < waited < 4
     assert silent.requests == 1
+
+
+# ------------------------------------------------------------------ proxies
+class RecordingProxy:
+    """An HTTP proxy stand-in: records each request line and answers 200."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.lines.append(data.split(b"\r\n", 1)[0].decode())
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+async def test_proxies_come_from_the_environment_as_with_httpx(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = RecordingProxy()
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "direct.invalid")
+    try:
+        async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
+            answer = await http.get("http://pool.invalid/sessions")
+            with pytest.raises(httpx.ConnectError):  # NO_PROXY: straight to a host that is not
+                await http.get("http://direct.invalid/sessions")
+        async with httpx.AsyncClient(transport=AiohttpTransport(trust_env=False)) as http:
+            with pytest.raises(httpx.ConnectError):
+                await http.get("http://pool.invalid/sessions")
+    finally:
+        proxy.close()
+    assert answer.text == "ok"
+    assert proxy.lines == ["GET http://pool.invalid/sessions HTTP/1.1"]
