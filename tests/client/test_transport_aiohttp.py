@@ -117,6 +117,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         ssl_certfile=str(cert_file),
         ssl_keyfile=str(key_file),
         backlog=1024,
+        timeout_graceful_shutdown=2,
     )
     srv = _ThreadServer(config)
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -411,3 +412,13 @@ async def test_proxies_come_from_the_environment_as_with_httpx(
         proxy.close()
     assert answer.text == "ok"
     assert proxy.lines == ["GET http://pool.invalid/sessions HTTP/1.1"]
+
+
+def test_one_transport_serves_successive_event_loops(server: Server, seen: Seen) -> None:
+    """A client built once and used from two ``asyncio.run`` calls (scripts, notebook
+    helpers): aiohttp's session is bound to a loop, so each loop gets its own."""
+    client = AsyncSessionPoolClient(server.url, transport=server.transport())
+    first = asyncio.run(client.execute("1", session="loop-1"))
+    second = asyncio.run(client.execute("2", session="loop-2"))
+    asyncio.run(client.aclose())
+    assert (first.value, second.value) == ("loop-1", "loop-2")
