@@ -17,10 +17,13 @@ report gives medians over repetitions and each one's ratio to the raw aiohttp
 loop of the same repetition.
 
 Async contenders: our ``AsyncSessionPoolClient`` as shipped (httpx), the same
-client over ``AiohttpTransport`` and over httpx-aiohttp's transport (if
-installed), httpx with a larger pool, and raw aiohttp / httpx / httpx2 loops.
-Sync: ``SessionPoolClient`` shared by 64 threads vs a raw ``httpx.Client`` shared
-by 64 threads.
+client over ``AiohttpTransport`` ("ours+aiohttp"), with the proposed wiring that
+sends JSON requests through ``AiohttpTransport.fetch`` ("ours+fetch"), over
+httpx-aiohttp's transport (``pip install httpx-aiohttp``; a candidate only), httpx
+with a larger pool, and raw aiohttp / httpx / httpx2 loops. Sync:
+``SessionPoolClient`` shared by 64 threads vs a raw ``httpx.Client`` shared by 64
+threads. "cpu us" is the client process's CPU time per execution: on a loaded
+machine the steadiest column, and at high concurrency what throughput follows.
 """
 
 from __future__ import annotations
@@ -210,6 +213,69 @@ def raw_aiohttp(url: str):
     return one, close
 
 
+def fetch_client(url: str):
+    """Our async client with the wiring proposed for AiohttpTransport: JSON requests
+    take ``AiohttpTransport.fetch`` (no httpx objects), uploads and downloads keep
+    httpx over the same transport. ``_send`` is main's, with one line changed."""
+    import asyncio as aio
+
+    import httpx
+
+    from remote_kernel.client import AsyncSessionPoolClient
+    from remote_kernel.client.aiohttp_transport import AiohttpTransport
+    from remote_kernel.client.protocol import Request, Response
+
+    class FetchClient(AsyncSessionPoolClient):
+        async def _exchange(self, req: Request, auth: dict[str, str]) -> Response:
+            transport = self._http._transport
+            if req.upload is None and isinstance(transport, AiohttpTransport):
+                status, headers, content = await transport.fetch(
+                    req.method,
+                    self.endpoint + req.path,
+                    params=req.params,
+                    headers={**self._http.headers, **req.headers, **auth},
+                    json_body=req.json,
+                    timeout=self._timeout(req),
+                )
+                return self._decode(httpx.Response(status, headers=headers, content=content))
+            return self._decode(await self._http.send(self._build(self._http, req, auth)))
+
+        async def _send(self, req: Request) -> Response:  # main's loop, via _exchange
+            attempt = 0
+            refreshed = False
+            while True:
+                try:
+                    response = await self._exchange(req, await self._auth.aheader())
+                except httpx.HTTPError as exc:
+                    delay = self._retry_delay(req, attempt, exc=exc)
+                    if delay is None:
+                        raise self._transport_error(exc, req) from None
+                    self._rewind(req)
+                    await aio.sleep(delay)
+                    attempt += 1
+                    continue
+                if response.status_code == 401 and not refreshed and self._auth.mode == "azure":
+                    refreshed = True
+                    self._auth.invalidate()
+                    self._rewind(req)
+                    continue
+                delay = self._retry_delay(req, attempt, response=response)
+                if delay is None:
+                    return response
+                await aio.sleep(delay)
+                attempt += 1
+
+    client = FetchClient(
+        url, api_version=API_VERSION, transport=AiohttpTransport(max_connections=MAX_CONNECTIONS)
+    )
+
+    async def one(ident: str, tally: Tally) -> None:
+        result = await client.execute("1+1", session=ident)
+        tally.check(ident, result.raw.get("identifier"))
+
+    return one, client.aclose
+
+
 def async_contender(name: str, url: str):
     import httpx
 
@@ -227,6 +293,8 @@ def async_contender(name: str, url: str):
     if name == "ours+httpx-1000":  # the "just raise the limits" option
         limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
         return our_async(url, httpx.AsyncHTTPTransport(limits=limits))
+    if name == "ours+fetch":
+        return fetch_client(url)
     if name == "raw-httpx":
         return raw_httpx(url)
     if name == "raw-httpx2":
@@ -314,7 +382,9 @@ def child(name: str, url: str, sessions: int) -> None:
 
     before = rss_mb()
     runner = run_sync if name.startswith("sync-") else run_async
+    cpu = time.process_time()
     tally, wall = runner(name, url, sessions)
+    cpu = time.process_time() - cpu
     lat = sorted(tally.latencies) or [float("nan")]
     print(
         json.dumps(
@@ -326,6 +396,7 @@ def child(name: str, url: str, sessions: int) -> None:
                 "errors": sum(tally.errors.values()),
                 "error_kinds": tally.errors,
                 "rss": max(0.0, peak_rss_mb() - before),
+                "cpu_us": cpu / max(1, len(tally.latencies)) * 1e6,
             }
         )
     )
@@ -358,7 +429,7 @@ def median(rows: list[dict[str, Any]], key: str) -> float:
 def report(results: dict[tuple[str, int], list[dict[str, Any]]], baseline: str) -> None:
     print(
         f"\n{'contender':<22}{'N':>5}{'exec/s':>9}{'x base':>8}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'p99 x':>7}{'errors':>8}{'RSS MB':>8}{'srv cap/s':>10}"
+        f"{'p99 x':>7}{'errors':>8}{'RSS MB':>8}{'cpu us':>8}{'srv cap/s':>10}"
     )
     for (name, sessions), rows in results.items():
         ok = [r for r in rows if "rate" in r]
@@ -381,7 +452,7 @@ def report(results: dict[tuple[str, int], list[dict[str, Any]]], baseline: str) 
             f"{statistics.median(ratios) if ratios else float('nan'):>8.2f}"
             f"{median(ok, 'p50'):>9.0f}{median(ok, 'p99'):>9.0f}"
             f"{statistics.median(p99x) if p99x else float('nan'):>7.2f}"
-            f"{max(r['errors'] for r in ok):>8}{median(ok, 'rss'):>8.1f}"
+            f"{max(r['errors'] for r in ok):>8}{median(ok, 'rss'):>8.1f}{median(ok, 'cpu_us'):>8.0f}"
             f"{median(ok, 'capacity'):>10.0f}"
         )
         kinds: dict[str, int] = {}
@@ -398,7 +469,7 @@ def main() -> None:
     parser.add_argument("--sessions", default="1,100,500")
     parser.add_argument(
         "--contenders",
-        default="raw-aiohttp,ours,ours+aiohttp,ours+httpx-aiohttp,ours+httpx-1000,raw-httpx,raw-httpx2",
+        default="raw-aiohttp,ours,ours+aiohttp,ours+fetch,ours+httpx-aiohttp,ours+httpx-1000,raw-httpx,raw-httpx2",
     )
     parser.add_argument("--threads", type=int, default=64, help="0: skip the sync part")
     parser.add_argument("--latency", type=float, default=0.02)

@@ -36,9 +36,10 @@ What it keeps, and how:
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -57,7 +58,7 @@ class ClientPoolFullError(httpx.PoolTimeout):
     Nothing was sent: the pool at the other end was not even contacted.
     """
 
-    def __init__(self, max_connections: int, waited: float, request: httpx.Request) -> None:
+    def __init__(self, max_connections: int, waited: float, request: httpx.Request | None) -> None:
         self.max_connections = max_connections
         self.waited = waited
         super().__init__(
@@ -68,7 +69,7 @@ class ClientPoolFullError(httpx.PoolTimeout):
         )
 
 
-def map_exception(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+def map_exception(exc: BaseException, request: httpx.Request | None) -> httpx.TransportError:
     """The httpx exception the client's retry policy expects for an aiohttp failure.
 
     Order matters: the connector errors are ``OSError`` subclasses too, and only
@@ -175,7 +176,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout: dict[str, Any] = request.extensions.get("timeout", {})
         await self._acquire(slots, timeout.get("pool"), request)
         try:
-            response = await self._send(session, request, timeout)
+            response = await self._open(
+                session,
+                request.method,
+                URL(str(request.url), encoded=True),
+                headers=[
+                    (k, v)
+                    for k, v in request.headers.multi_items()
+                    if k.lower() not in _DROPPED_HEADERS
+                ],
+                data=_body(request),
+                connect=timeout.get("connect"),
+                read=timeout.get("read"),
+                request=request,
+            )
         except BaseException:
             slots.release()
             raise
@@ -190,8 +204,55 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             },
         )
 
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        timeout: httpx.Timeout,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """The fast path for a small JSON request: (status, headers, body bytes).
+
+        Same pool, queueing, timeouts and error classes as an httpx request through
+        this transport, without building httpx's Request/Response/URL objects (about
+        half a millisecond of CPU per execution: more than aiohttp's whole request).
+        Uploads and downloads keep the httpx path, which streams.
+        """
+        session, slots = self._pool()
+        await self._acquire(slots, timeout.pool, None)
+        try:
+            hdrs = dict(headers or {})
+            data = None
+            if json_body is not None:
+                data = json.dumps(
+                    json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+                ).encode()
+                hdrs.setdefault("Content-Type", "application/json")
+            response = await self._open(
+                session,
+                method,
+                URL(url).update_query(params) if params else URL(url),
+                headers=hdrs,
+                data=data,
+                connect=timeout.connect,
+                read=timeout.read,
+                request=None,
+            )
+            try:
+                body = await response.read()
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                raise map_exception(exc, None) from exc
+            finally:
+                response.release()
+            return response.status, dict(response.headers.items()), body
+        finally:
+            slots.release()
+
     async def _acquire(
-        self, slots: asyncio.Semaphore, wait: float | None, request: httpx.Request
+        self, slots: asyncio.Semaphore, wait: float | None, request: httpx.Request | None
     ) -> None:
         """Queue for a connection slot; past ``wait`` seconds, nothing is sent."""
         if not slots.locked():
@@ -202,36 +263,43 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except asyncio.TimeoutError:
             raise ClientPoolFullError(self.max_connections, wait or 0.0, request) from None
 
-    async def _send(
-        self, session: aiohttp.ClientSession, request: httpx.Request, timeout: dict[str, Any]
+    async def _open(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        *,
+        headers: Any,
+        data: Any,
+        connect: float | None,
+        read: float | None,
+        request: httpx.Request | None,
     ) -> aiohttp.ClientResponse:
-        headers = [
-            (k, v) for k, v in request.headers.multi_items() if k.lower() not in _DROPPED_HEADERS
-        ]
+        """Send the request and read the response head; the body is left to the caller."""
         try:
             return await session.request(
-                request.method,
-                URL(str(request.url), encoded=True),
+                method,
+                url,
                 headers=headers,
-                data=_body(request),
+                data=data,
                 allow_redirects=False,
                 compress=None,
-                proxy=self._proxy(request.url),
+                proxy=self._proxy(url),
                 timeout=aiohttp.ClientTimeout(
                     total=None,
                     connect=None,  # the pool wait is ours (_acquire)
-                    sock_connect=timeout.get("connect"),
-                    sock_read=timeout.get("read"),
+                    sock_connect=connect,
+                    sock_read=read,
                 ),
             )
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise map_exception(exc, request) from exc
 
-    def _proxy(self, url: httpx.URL) -> str | None:
+    def _proxy(self, url: URL) -> str | None:
         """The proxy for ``url`` from the environment, looked up once per host."""
-        key = (url.scheme, url.host)
+        key = (url.scheme, url.host or "")
         if key not in self._proxies:
-            self._proxies[key] = env_proxy(url) if self._trust_env else None
+            self._proxies[key] = env_proxy(*key) if self._trust_env else None
         return self._proxies[key]
 
     async def aclose(self) -> None:
@@ -240,12 +308,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = None
 
 
-def env_proxy(url: httpx.URL) -> str | None:
-    """HTTPS_PROXY / HTTP_PROXY / ALL_PROXY for ``url`` unless NO_PROXY exempts its host."""
+def env_proxy(scheme: str, host: str) -> str | None:
+    """HTTPS_PROXY / HTTP_PROXY / ALL_PROXY for ``scheme`` unless NO_PROXY exempts ``host``."""
     proxies = urllib.request.getproxies_environment()
-    if proxies.get("no") and urllib.request.proxy_bypass_environment(url.host, proxies):
+    if proxies.get("no") and urllib.request.proxy_bypass_environment(host, proxies):
         return None
-    return proxies.get(url.scheme) or proxies.get("all")
+    return proxies.get(scheme) or proxies.get("all")
 
 
 def _body(request: httpx.Request) -> bytes | AsyncIterator[bytes] | None:
