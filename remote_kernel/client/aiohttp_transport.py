@@ -214,7 +214,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         json_body: Any = None,
         timeout: httpx.Timeout,
     ) -> tuple[int, dict[str, str], bytes]:
-        """The fast path for a small JSON request: (status, headers, body bytes).
+        """The fast path for a small JSON request: (status, headers lower-cased, body bytes).
 
         Same pool, queueing, timeouts and error classes as an httpx request through
         this transport, without building httpx's Request/Response/URL objects (about
@@ -247,7 +247,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 raise map_exception(exc, None) from exc
             finally:
                 response.release()
-            return response.status, dict(response.headers.items()), body
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, body
         finally:
             slots.release()
 

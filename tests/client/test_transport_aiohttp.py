@@ -9,6 +9,7 @@ connections. The client under test is the real ``AsyncSessionPoolClient``.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import ssl
 import threading
@@ -422,3 +423,76 @@ def test_one_transport_serves_successive_event_loops(server: Server, seen: Seen)
     second = asyncio.run(client.execute("2", session="loop-2"))
     asyncio.run(client.aclose())
     assert (first.value, second.value) == ("loop-1", "loop-2")
+
+
+# ------------------------------------------------------------------ the fetch fast path
+async def test_fetch_round_trips_json_on_the_same_pool(server: Server, seen: Seen) -> None:
+    transport = server.transport()
+    try:
+        status, headers, body = await transport.fetch(
+            "POST",
+            f"{server.url}/executions",
+            params={"identifier": "fetch-1"},
+            headers={"User-Agent": "remote-kernel/test"},
+            json_body={"code": "héllo"},
+            timeout=httpx.Timeout(30),
+        )
+    finally:
+        await transport.aclose()
+    assert status == 200
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body)["result"]["stdout"] == "héllo"
+    assert seen.executions == [("fetch-1", "héllo")]
+
+
+async def test_fetch_queues_behind_the_httpx_path_and_says_when_the_pool_was_full(
+    server: Server, seen: Seen
+) -> None:
+    transport = server.transport(max_connections=1)
+    async with httpx.AsyncClient(transport=transport) as http:
+        busy = asyncio.ensure_future(
+            http.post(
+                f"{server.url}/executions",
+                params={"identifier": "busy", "delay": "1.5"},
+                json={"code": "1"},
+                timeout=30,
+            )
+        )
+        await asyncio.sleep(0.3)
+        with pytest.raises(ClientPoolFullError, match="raise max_connections"):
+            await transport.fetch(
+                "POST",
+                f"{server.url}/executions",
+                params={"identifier": "late"},
+                json_body={"code": "1"},
+                timeout=httpx.Timeout(30, pool=0.2),
+            )
+        queued = await transport.fetch(
+            "POST",
+            f"{server.url}/executions",
+            params={"identifier": "queued"},
+            json_body={"code": "1"},
+            timeout=httpx.Timeout(30),
+        )
+        assert (await busy).status_code == 200
+    assert queued[0] == 200
+    assert [ident for ident, _ in seen.executions] == ["busy", "queued"]
+
+
+async def test_fetch_keeps_never_sent_and_sent_apart() -> None:
+    transport = AiohttpTransport()
+    dropping, silent = DroppingServer(), DroppingServer(answer_after=5)
+    try:
+        with pytest.raises(httpx.ConnectError):
+            await transport.fetch("POST", refused_url(), json_body={}, timeout=httpx.Timeout(5))
+        with pytest.raises(httpx.RemoteProtocolError):
+            await transport.fetch("POST", dropping.url, json_body={}, timeout=httpx.Timeout(5))
+        with pytest.raises(httpx.ReadTimeout):
+            await transport.fetch(
+                "POST", silent.url, json_body={}, timeout=httpx.Timeout(5, read=0.3)
+            )
+    finally:
+        await transport.aclose()
+        dropping.close()
+        silent.close()
+    assert (dropping.requests, silent.requests) == (1, 1)
