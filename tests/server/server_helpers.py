@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from remote_kernel.server import LocalPool
+from remote_kernel.server.versions import shape_for
 
 GEN1 = "2024-02-02-preview"
 GEN2 = "2024-10-02-preview"
@@ -37,11 +38,11 @@ class Api:
         return self.http.request(method, path, params=query, **kwargs)
 
     def run(self, sid: str, code: str, *, version: str = GEN2, **body: Any) -> dict[str, Any]:
-        """Synchronous generation-2 execution; asserts HTTP 200 and returns the body."""
+        """Synchronous generation-2 execution; asserts its version's status, returns the body."""
         response = self.request(
             "POST", "/executions", sid, version=version, json={"code": code, **body}
         )
-        assert response.status_code == 200, response.text
+        assert response.status_code == shape_for(version).execute_status, response.text
         return response.json()
 
     def run1(self, sid: str, code: str, **props: Any) -> dict[str, Any]:
