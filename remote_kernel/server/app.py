@@ -60,7 +60,7 @@ MAX_JSON_BYTES = 16 * 1024 * 1024
 #: Execution ids (``operation-id`` header, or our ``id`` body field): URL-path safe.
 _EXECUTION_ID = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 #: An Asynchronous run finished within this many seconds is answered finished.
-ASYNC_GRACE = 1.0
+ASYNC_GRACE = 0.5
 _VERSIONS = ", ".join(sorted(GEN1_API_VERSIONS | GEN2_API_VERSIONS))
 #: Routes anyone may read without the token: the API description holds no secret.
 _PUBLIC_PATHS = frozenset({"/openapi.json"})
