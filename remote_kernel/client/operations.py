@@ -12,7 +12,7 @@ that differ by API generation are asked of the codec, never branched on.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from remote_kernel import errors, wire
 from remote_kernel.client import error_map
@@ -110,13 +110,15 @@ class Protocol:
         return self._on_execution("GET", execution_id, session, "execution status")
 
     def poll_request(self, location: str | None, execution_id: str, session: str) -> Request:
-        """Poll where the pool said (``Operation-Location``), if that is on this pool.
+        """Poll where the pool said (``Operation-Location``), if that is a URL on this pool.
 
-        A location elsewhere (another host, or a path outside the endpoint) is not
-        followed: the bearer token goes only to the endpoint. Then, as without one,
-        the execution's own route is polled.
+        A location elsewhere (another host, a path outside the endpoint) is not
+        followed: the bearer token goes only to the endpoint. Nor is a relative
+        one (the samples' ``/executions/{id}?...`` is relative to the host, not to an
+        endpoint with a path; the examples' is a placeholder). Then, as without one,
+        the execution's own route is polled (its id may come from the location).
         """
-        target = urljoin(self.endpoint + "/", location) if location else ""
+        target = location or ""
         if not target.startswith(self.endpoint + "/"):
             return self.get_execution_request(execution_id, session)
         parts = urlsplit(target[len(self.endpoint) :])

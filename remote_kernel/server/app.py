@@ -270,7 +270,11 @@ async def execute_gen1(request: Request) -> Response:
     await execution.done.wait()
     assert execution.outcome is not None
     return JSONResponse(
-        shapes.gen1_execution(execution.outcome, session_created=execution.session_created),
+        shapes.gen1_execution(
+            execution.outcome,
+            session_created=execution.session_created,
+            limit=execution.max_output_chars,
+        ),
         headers=_execution_headers(request, execution, received, location=False),
     )
 

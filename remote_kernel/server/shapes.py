@@ -170,18 +170,23 @@ class _Common:
     ms: int
 
 
-def _common(outcome: RunOutcome) -> _Common:
+def _common(outcome: RunOutcome, limit: int | None) -> _Common:
+    """``limit`` (``outputStreamsMaxLength``) is a maximum for each stream, whatever the
+    runtime appended: the notice of a cut lives in ``outputs`` (issue 15 item 6)."""
+    stdout, stderr = outcome.stdout, error_text(outcome)
     return _Common(
-        stdout=outcome.stdout,
-        stderr=error_text(outcome),
+        stdout=stdout if limit is None else stdout[:limit],
+        stderr=stderr if limit is None else stderr[:limit],
         value=result_value(outcome.outputs),
         ms=round(outcome.duration_ms),
     )
 
 
-def gen1_execution(outcome: RunOutcome, *, session_created: bool) -> dict[str, Any]:
+def gen1_execution(
+    outcome: RunOutcome, *, session_created: bool, limit: int | None = None
+) -> dict[str, Any]:
     """``POST /code/execute`` answer."""
-    c = _common(outcome)
+    c = _common(outcome, limit)
     return {
         "$id": "1",
         "properties": {
@@ -243,7 +248,7 @@ def gen2_execution(execution: Execution, *, none_is_null: bool = False) -> dict[
     outcome = execution.outcome
     if outcome is None:
         return body
-    c = _common(outcome)
+    c = _common(outcome, execution.max_output_chars)
     value = c.value
     if none_is_null and value == "" and _valueless(outcome) and ends_in_value(execution.code):
         value = None
