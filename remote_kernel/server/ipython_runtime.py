@@ -137,6 +137,8 @@ class IPythonRuntime(SessionRuntime):
         self._cancel_requested = False
         self._running = False
         self._started_in_kernel = False
+        # execute_input seen: ipykernel installs its SIGINT handler before it sends that.
+        self._code_started = False
         self._interrupt_sent = False
         self._closing = False
 
@@ -243,7 +245,7 @@ class IPythonRuntime(SessionRuntime):
         if self._kc is None or not self.is_alive():
             return self._lost(OutputCollector(max_output_chars), 0.0, "before the code ran")
         self._running, self._cancel_requested = True, False
-        self._started_in_kernel = self._interrupt_sent = False
+        self._started_in_kernel = self._code_started = self._interrupt_sent = False
         try:
             return await self._execute(code, timeout, max_output_chars)
         finally:
@@ -270,6 +272,11 @@ class IPythonRuntime(SessionRuntime):
                 # A SIGINT that lands while the kernel is busy but before the cell's own
                 # code runs is swallowed; another one stops the cell (as a user presses
                 # interrupt twice) before the grace runs out and the state is lost.
+                # Once the code runs one is enough: a repeat would cut into the cell's
+                # own KeyboardInterrupt handling (IPython 8 formatting the traceback).
+                if self._code_started:
+                    retry_at = None
+                    continue
                 self._interrupt_sent = False
                 await self._send_interrupt()
                 retry_at = now + INTERRUPT_RETRY
@@ -319,7 +326,9 @@ class IPythonRuntime(SessionRuntime):
                 if self._cancel_requested:
                     await self._send_interrupt()
             return content.get("execution_state") == "idle"
-        if kind == "stream":
+        if kind == "execute_input":
+            self._code_started = True
+        elif kind == "stream":
             out.stream(content.get("name", "stdout"), content.get("text", ""))
         elif kind == "display_data" and _DROPPED_MIME in content.get("data", {}):
             for name, count in content["data"][_DROPPED_MIME].items():

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from pool_env import pool_env
 
+from .browser import Host, require_chromium
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 ARTIFACTS = REPO / "test-artifacts"
@@ -68,6 +70,13 @@ def spec_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     proc = run_cli(["install", "--prefix", str(prefix)], clean_env(**jupyter_dirs(home)))
     assert proc.returncode == 0, proc.stderr
     return prefix
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's chromium for the JupyterLab test, installed by the suite when missing;
+    where it cannot be, the test fails with the command that fixes it (never a skip)."""
+    return require_chromium(Host.this_machine())
 
 
 def outputs_text(cell: Any, name: str = "stdout") -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from server_helpers import Api
+from pool_api import Api
 
 from remote_kernel.identifiers import new_identifier
 from remote_kernel.server import LocalPool

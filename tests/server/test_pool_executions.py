@@ -11,7 +11,7 @@ import time
 import httpx
 import psutil
 import pytest
-from server_helpers import GEN1, GEN2, Api, error_code
+from pool_api import GEN1, GEN2, Api, error_code
 
 GEN2_VERSIONS = ["2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview"]
 GEN1_VERSIONS = ["2024-02-02-preview", "2024-08-02-preview"]
@@ -148,6 +148,19 @@ def test_timeout_interrupts_and_keeps_state(api: Api, sid: str) -> None:
     assert result["stateLost"] is False and result["error"]["ename"] == "TimeoutError"
     assert "TimeoutError" in result["stderr"]
     assert api.value(sid, "kept") == "yes"
+
+
+def test_a_cell_handling_the_interrupt_is_not_interrupted_again(api: Api, sid: str) -> None:
+    """Once the cell's code runs, one interrupt is enough: a repeat would cut into the
+    cell's own KeyboardInterrupt handling (here a slow cleanup; on IPython 8 it was
+    IPython formatting the traceback, which left a stray "KeyboardInterrupt" on stderr)."""
+    code = (
+        "import time\ntry:\n    time.sleep(30)\nexcept KeyboardInterrupt:\n"
+        "    time.sleep(1.5)\n    print('cleanup finished')\n    raise"
+    )
+    result = api.run(sid, code, timeoutInSeconds=1)["result"]
+    assert result["timedOut"] is True and result["stateLost"] is False
+    assert result["stdout"] == "cleanup finished\n", result
 
 
 def test_timeout_of_a_cell_ignoring_interrupts_restarts_the_interpreter(api: Api, sid: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import GEN1, GEN2, Api, error_code
+from pool_api import GEN1, GEN2, Api, error_code
 
 
 def _upload(

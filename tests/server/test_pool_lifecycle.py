@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import psutil
-from server_helpers import GEN2, Api
+from pool_api import GEN2, Api
 
 from remote_kernel.server import start_local_pool
 

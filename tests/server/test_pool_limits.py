@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from server_helpers import Api, error_code
+from pool_api import Api, error_code
 
 from remote_kernel.identifiers import new_identifier
 from remote_kernel.server import LocalPool, start_local_pool

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import httpx
 import psutil
 import pytest
-from server_helpers import GEN1, GEN2, Api, error_code
+from pool_api import GEN1, GEN2, Api, error_code
 
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.server import start_local_pool

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from pool_api import Api as Pool
 
 from remote_kernel.server import LocalPool
 
-from .helpers import Pool, new_sid
+from .helpers import new_sid
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pool_api import Api as Pool
 
 from remote_kernel.server import LocalPool, mnt_data, start_local_pool
 
-from .helpers import Pool, new_sid, serve
+from .helpers import new_sid, serve
 
 #: Runs a command where creating a user namespace fails (ENOSPC), as on hosts that disable them.
 NO_USERNS = [

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from pool_api import Api as Pool
 
-from .helpers import Pool, new_sid, png_bytes
+from .helpers import new_sid, png_bytes
 
 SHOW = "import matplotlib.pyplot as plt\nplt.plot([1, 4, 9], color='red'); plt.show()"
 LAST_EXPRESSION = (

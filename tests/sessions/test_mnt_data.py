@@ -15,9 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from remote_kernel.server import LocalPool, mnt_data
+from pool_api import GEN1
+from pool_api import Api as Pool
 
-from .helpers import GEN1, Pool
+from remote_kernel.server import LocalPool, mnt_data
 
 
 def test_this_machine_supports_mnt_data() -> None:

@@ -18,12 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pool_api import Api as Pool
 
 from remote_kernel.client import SessionPoolClient
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.server import LocalPool, start_local_pool
 
-from .helpers import Pool, new_sid, serve
+from .helpers import new_sid, serve
 
 MARKER = "rk-session-marker"
 

@@ -19,10 +19,9 @@ from pathlib import Path
 import psutil
 import pytest
 from PIL import Image, ImageChops, ImageStat
+from pool_api import Api as Pool
 
 from remote_kernel.server import LocalPool
-
-from .helpers import Pool
 
 REPO = Path(__file__).resolve().parents[2]
 TUTORIAL = REPO / "examples" / "tutorial"
