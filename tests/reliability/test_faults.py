@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from remote_kernel import errors
-from remote_kernel.client import SessionPoolClient, protocol
+from remote_kernel.client import SessionPoolClient, codecs
 from remote_kernel.client.models import ExecutionStatus
 from remote_kernel.config import PoolSettings
 from remote_kernel.identifiers import new_identifier
@@ -161,7 +161,7 @@ def test_read_timeout_never_runs_the_execution_twice(
     )
     # The fault: the client's read timeout (execution timeout + margin) is 0.5 s
     # while the cell takes 2.5 s.
-    monkeypatch.setattr(protocol, "READ_MARGIN", -29.5)
+    monkeypatch.setattr(codecs, "READ_MARGIN", -29.5)
     with SessionPoolClient(served.url, token=served.token) as short:
         started = time.monotonic()
         with pytest.raises(errors.PoolTimeoutError) as caught:
