@@ -10,9 +10,10 @@ or a codec configured (or subclassed) for what that version changed.
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from remote_kernel import errors, wire
 from remote_kernel.client.error_map import request_id
@@ -39,6 +40,9 @@ class Codec:
     has_executions = True
     #: Route of a multipart upload.
     upload_path = "/files"
+    #: The execution id travels in Azure's ``operation-id`` request header (the
+    #: versions whose documents define it); otherwise nowhere (generation 1).
+    operation_id_header = False
 
     def __init__(self, *, stream_cap: int | None = None) -> None:
         #: The pool cuts each stream at this many characters by default
@@ -59,8 +63,17 @@ class Codec:
         asynchronous: bool = False,
     ) -> Request:
         path, body = self.execution_body(code, int(round(seconds)) or 1, execution_id, asynchronous)
+        headers = {}
+        if self.operation_id_header:
+            headers["operation-id"] = execution_id or str(uuid.uuid4())
         return Request(
-            "POST", path, params, body, operation="execute", read_timeout=seconds + READ_MARGIN
+            "POST",
+            path,
+            params,
+            body,
+            headers=headers,
+            operation="execute",
+            read_timeout=seconds + READ_MARGIN,
         )
 
     def execution_body(
@@ -117,7 +130,14 @@ class Codec:
             error=error,
             duration_ms=float(duration) if isinstance(duration, (int, float)) else None,
             truncated=bool(payload.get(wire.TRUNCATED)) or self.looks_truncated(stdout, stderr),
-            execution_id=str(body.get("id") or inner.get("id") or "") or None,
+            execution_id=str(
+                body.get("id")
+                or inner.get("id")
+                or response.header("operation-id")
+                or location_id(response.header("Operation-Location"))
+                or ""
+            )
+            or None,
             session_id=session,
             session_created=payload.get(wire.SESSION_CREATED),
             full_outputs=full,
@@ -173,17 +193,17 @@ class Generation2(Codec):
     """``2024-10-02-preview`` and later: ``/executions`` resources, flat bodies."""
 
     generation = 2
+    operation_id_header = True
 
     def execution_body(
         self, code: str, seconds: int, execution_id: str | None, asynchronous: bool
     ) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {
+            "codeInputType": "Inline",
             "code": code,
             "executionType": "Asynchronous" if asynchronous else "Synchronous",
             "timeoutInSeconds": seconds,
         }
-        if execution_id:
-            body["id"] = execution_id
         return "/executions", body
 
     def execution_payload(self, inner: dict[str, Any]) -> tuple[dict[str, Any], Any]:
@@ -272,6 +292,15 @@ def _execution_body(response: Response) -> dict[str, Any]:
             request_id=request_id(response),
         )
     return body
+
+
+def location_id(location: str | None) -> str | None:
+    """The execution id in an ``Operation-Location`` (``.../executions/{id}?...``)."""
+    if not location:
+        return None
+    path = urlsplit(location).path.rstrip("/")
+    head, _, last = path.rpartition("/")
+    return unquote(last) if head.endswith("/executions") and last else None
 
 
 def _status(value: Any, http_status: int) -> ExecutionStatus:

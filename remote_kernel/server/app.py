@@ -9,10 +9,15 @@ in ``x-ms-error-code``.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
+import contextlib
 import hmac
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -44,6 +49,7 @@ from remote_kernel.server.pool import (
     Execution,
     SessionPool,
 )
+from remote_kernel.server.versions import shape_for
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +57,10 @@ DEFAULT_MAX_UPLOAD_BYTES = 128 * 1024 * 1024
 #: Largest JSON request body (code plus options). Read whole into memory, so bounded:
 #: a 200 MB body used to be buffered (and run) in full.
 MAX_JSON_BYTES = 16 * 1024 * 1024
-_EXECUTION_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+#: Execution ids (``operation-id`` header, or our ``id`` body field): URL-path safe.
+_EXECUTION_ID = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
+#: An Asynchronous run finished within this many seconds is answered finished.
+ASYNC_GRACE = 0.5
 _VERSIONS = ", ".join(sorted(GEN1_API_VERSIONS | GEN2_API_VERSIONS))
 #: Routes anyone may read without the token: the API description holds no secret.
 _PUBLIC_PATHS = frozenset({"/openapi.json"})
@@ -126,6 +135,10 @@ async def _json_object(request: Request) -> dict[str, Any]:
         body = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "InvalidRequestBody", "The request body is not valid JSON.") from None
+    except RecursionError:
+        raise ApiError(
+            400, "InvalidRequestBody", "The request body's JSON is nested too deeply."
+        ) from None
     if not isinstance(body, dict):
         raise ApiError(400, "InvalidRequestBody", "The request body must be a JSON object.")
     return body
@@ -140,13 +153,23 @@ def _code(body: dict[str, Any]) -> str:
         raise ApiError(
             400, "ShellNotSupported", "This pool runs Python code ('code'), not shell commands."
         )
-    kind = body.get("codeInputType", "inline")
-    if not isinstance(kind, str) or kind.lower() != "inline":
-        raise _invalid("Only codeInputType 'inline' is supported.")
+    kind = body.get("codeInputType", "Inline")
+    if not isinstance(kind, str) or kind.lower() not in ("inline", "inlinetext", "inlinebase64"):
+        raise _invalid("codeInputType must be 'Inline', 'InlineText' or 'InlineBase64'.")
     code = body.get("code")
     if not isinstance(code, str):
         raise _invalid("The body needs 'code': the Python source to run, as a string.")
-    return code
+    return _decode_base64(code) if kind.lower() == "inlinebase64" else code
+
+
+def _decode_base64(code: str) -> str:
+    """``InlineBase64``: the source is base64 of its UTF-8 bytes."""
+    try:
+        return base64.b64decode(code, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise _invalid(
+            "codeInputType is 'InlineBase64' but 'code' is not base64 of UTF-8 text."
+        ) from None
 
 
 def _timeout(body: dict[str, Any]) -> float:
@@ -160,10 +183,10 @@ def _timeout(body: dict[str, Any]) -> float:
     return min(float(value), MAX_EXECUTION_TIMEOUT)
 
 
-def _max_output(body: dict[str, Any]) -> int:
+def _max_output(body: dict[str, Any], default: int = DEFAULT_MAX_OUTPUT_CHARS) -> int:
     value = body.get("outputStreamsMaxLength")
     if value is None:
-        return DEFAULT_MAX_OUTPUT_CHARS
+        return default
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _invalid("outputStreamsMaxLength must be a non-negative integer.")
     return value
@@ -176,13 +199,16 @@ def _execution_type(body: dict[str, Any]) -> str:
     return value[0].upper() + value[1:].lower()
 
 
-def _execution_id(body: dict[str, Any]) -> str | None:
+def _execution_id(request: Request, body: dict[str, Any]) -> str | None:
+    """The ``operation-id`` request header (Azure's), or our ``id`` body field; one id."""
+    header = request.headers.get("operation-id")
     value = body.get("id")
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _EXECUTION_ID.fullmatch(value):
-        raise _invalid("'id' must be 1-64 letters, digits or '-'.")
-    return value
+    for name, given in (("operation-id header", header), ("'id'", value)):
+        if given is not None and (not isinstance(given, str) or not _EXECUTION_ID.fullmatch(given)):
+            raise _invalid(f"The {name} must be 1-128 letters, digits or '-', '.', '_', '~'.")
+    if header is not None and value is not None and header != value:
+        raise _invalid(f"The operation-id header {header!r} and 'id' {value!r} differ.")
+    return header if header is not None else value
 
 
 def _operation_location(request: Request, execution: Execution) -> str:
@@ -190,6 +216,30 @@ def _operation_location(request: Request, execution: Execution) -> str:
         {"api-version": request.query_params["api-version"], "identifier": execution.identifier}
     )
     return f"{str(request.base_url).rstrip('/')}/executions/{execution.id}?{query}"
+
+
+def _execution_headers(
+    request: Request, execution: Execution, received: float, *, location: bool = True
+) -> dict[str, str]:
+    """What the real service sends with an execution answer (issue 15 item 13).
+
+    ``operation-id`` and ``Operation-Location`` are in Azure's documents; the session
+    guid and the timings are in Azure's samples (``X-Ms-Session-Guid``,
+    ``X-Ms-Container-Execution-Duration``, ``X-Ms-Execution-Request-Time``,
+    ``X-Ms-Overall-Execution-Time``); timings only once the run has finished.
+    """
+    headers = {"operation-id": execution.id}
+    if location:
+        headers["Operation-Location"] = _operation_location(request, execution)
+    session = _pool(request).get(execution.identifier)
+    if session is not None:
+        headers["x-ms-session-guid"] = str(uuid.UUID(hex=session.etag))
+    if execution.outcome is not None:
+        elapsed = time.monotonic() - received
+        headers["x-ms-container-execution-duration"] = str(round(execution.outcome.duration_ms))
+        headers["x-ms-execution-request-time"] = f"{elapsed * 1000:.6f}"
+        headers["x-ms-overall-execution-time"] = f"{elapsed:.9f}s"
+    return headers
 
 
 def _known_execution(request: Request) -> tuple[str, Execution]:
@@ -209,6 +259,7 @@ def _known_execution(request: Request) -> tuple[str, Execution]:
 
 async def execute_gen1(request: Request) -> Response:
     """``POST /code/execute``: synchronous, answered in the generation-1 shape."""
+    received = time.monotonic()
     _, ident = _session_params(request)
     body = await _json_object(request)
     props = body.get("properties")
@@ -219,35 +270,55 @@ async def execute_gen1(request: Request) -> Response:
     await execution.done.wait()
     assert execution.outcome is not None
     return JSONResponse(
-        shapes.gen1_execution(execution.outcome, session_created=execution.session_created)
+        shapes.gen1_execution(
+            execution.outcome,
+            session_created=execution.session_created,
+            limit=execution.max_output_chars,
+        ),
+        headers=_execution_headers(request, execution, received, location=False),
     )
 
 
+def _gen2_body(request: Request, execution: Execution) -> dict[str, Any]:
+    shape = shape_for(request.query_params.get("api-version"))
+    return shapes.gen2_execution(execution, none_is_null=shape.none_is_null)
+
+
 async def execute_gen2(request: Request) -> Response:
-    """``POST /executions``: 200 with the result, or 202 + Operation-Location when asynchronous."""
+    """``POST /executions``: the status code its api-version's document and samples give.
+
+    Synchronous waits for the result. Asynchronous waits at most
+    :data:`ASYNC_GRACE` seconds, so a quick run is answered finished (examples
+    ``CodeExecution_Execute_Async_Completed``) and a longer one ``Running`` (poll
+    ``Operation-Location``). Both carry ``operation-id`` and ``Operation-Location``.
+    """
+    received = time.monotonic()
     _, ident = _session_params(request)
+    shape = shape_for(request.query_params.get("api-version"))
     body = await _json_object(request)
     execution = await _pool(request).submit(
         ident,
         _code(body),
         timeout=_timeout(body),
-        max_output_chars=_max_output(body),
-        execution_id=_execution_id(body),
+        max_output_chars=_max_output(body, shape.default_stream_max),
+        execution_id=_execution_id(request, body),
         execution_type=_execution_type(body),
     )
-    if execution.execution_type == "Asynchronous":
-        return JSONResponse(
-            shapes.gen2_execution(execution),
-            status_code=202,
-            headers={"Operation-Location": _operation_location(request, execution)},
-        )
-    await execution.done.wait()
-    return JSONResponse(shapes.gen2_execution(execution))
+    if execution.execution_type != "Asynchronous":
+        await execution.done.wait()
+    else:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(execution.done.wait()), ASYNC_GRACE)
+    return JSONResponse(
+        _gen2_body(request, execution),
+        status_code=shape.execute_status,
+        headers=_execution_headers(request, execution, received),
+    )
 
 
 async def get_execution(request: Request) -> Response:
     _, execution = _known_execution(request)
-    return JSONResponse(shapes.gen2_execution(execution))
+    return JSONResponse(_gen2_body(request, execution))
 
 
 async def cancel_execution(request: Request) -> Response:
@@ -255,7 +326,7 @@ async def cancel_execution(request: Request) -> Response:
     ident, execution = _known_execution(request)
     already_done = execution.outcome is not None
     await _pool(request).cancel(ident, execution.id)
-    return JSONResponse(shapes.gen2_execution(execution), status_code=200 if already_done else 202)
+    return JSONResponse(_gen2_body(request, execution), status_code=200 if already_done else 202)
 
 
 # -- files -------------------------------------------------------------------------------
