@@ -6,7 +6,8 @@ it in the foreground. The modules, from the outside in:
 
 - ``background``: :func:`start_local_pool`, uvicorn in a thread.
 - ``app``: the routes (both API generations); ``openapi``: their OpenAPI document.
-- ``shapes``: every response body; ``api_errors``: the error answer every layer raises.
+- ``shapes``: every response body; ``api_errors``: the error answer every layer raises;
+  ``versions``: what differs between api-versions (status codes, limits, null values).
 - ``pool``: sessions by identifier, executions, cooldown, prewarming.
 - ``files``: a session's file area (uploads, downloads, listings).
 - ``metadata``: ``GET /metadata``, what a session of this pool runs (asked of a runtime once).

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from remote_kernel import wire
+from remote_kernel.server.api_errors import error_body
 from remote_kernel.server.outputs import RunOutcome
 from remote_kernel.server.pool import Execution, Session
 from remote_kernel.wire import strip_ansi
