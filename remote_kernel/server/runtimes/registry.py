@@ -84,3 +84,11 @@ register_runtime(
         install_hint="Install the sandbox extra: pip install 'aca-remote-kernel[sandbox]'.",
     )
 )
+register_runtime(
+    RuntimeEntry(
+        "shell",
+        "remote_kernel.server.runtimes.shell",
+        "a bash process per session (Azure's Shell pools): a local process with your rights",
+        mounts_mnt_data=True,
+    )
+)
