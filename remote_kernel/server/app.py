@@ -35,7 +35,7 @@ from remote_kernel.config import (
 )
 from remote_kernel.errors import InvalidIdentifierError
 from remote_kernel.identifiers import is_valid_identifier
-from remote_kernel.server import files, shapes
+from remote_kernel.server import files, session_types, shapes
 from remote_kernel.server.api_errors import ApiError, error_body
 from remote_kernel.server.openapi import openapi_document
 from remote_kernel.server.pool import (
@@ -134,18 +134,20 @@ def _invalid(message: str) -> ApiError:
     return ApiError(400, "InvalidRequestBody", message)
 
 
-def _code(body: dict[str, Any]) -> str:
-    if "shellCommand" in body and "code" not in body:
-        raise ApiError(
-            400, "ShellNotSupported", "This pool runs Python code ('code'), not shell commands."
-        )
+def _code(request: Request, body: dict[str, Any]) -> str:
+    """The source to run, in the field this pool's session type takes (see session_types)."""
     kind = body.get("codeInputType", "inline")
     if not isinstance(kind, str) or kind.lower() != "inline":
         raise _invalid("Only codeInputType 'inline' is supported.")
-    code = body.get("code")
-    if not isinstance(code, str):
-        raise _invalid("The body needs 'code': the Python source to run, as a string.")
-    return code
+    return session_types.source(request.app.state.session_type, body)
+
+
+def _gen2_body(request: Request, execution: Execution) -> dict[str, Any]:
+    """``/executions`` answer; a shell pool's carries the exit code (session_types)."""
+    body = shapes.gen2_execution(execution)
+    if request.app.state.session_type == session_types.SHELL:
+        return session_types.shell_answer(body, execution.outcome)
+    return body
 
 
 def _timeout(body: dict[str, Any]) -> float:
@@ -213,7 +215,7 @@ async def execute_gen1(request: Request) -> Response:
     props = body.get("properties")
     props = props if isinstance(props, dict) else body
     execution = await _pool(request).submit(
-        ident, _code(props), timeout=_timeout(props), max_output_chars=_max_output(props)
+        ident, _code(request, props), timeout=_timeout(props), max_output_chars=_max_output(props)
     )
     await execution.done.wait()
     assert execution.outcome is not None
@@ -228,7 +230,7 @@ async def execute_gen2(request: Request) -> Response:
     body = await _json_object(request)
     execution = await _pool(request).submit(
         ident,
-        _code(body),
+        _code(request, body),
         timeout=_timeout(body),
         max_output_chars=_max_output(body),
         execution_id=_execution_id(body),
@@ -236,17 +238,17 @@ async def execute_gen2(request: Request) -> Response:
     )
     if execution.execution_type == "Asynchronous":
         return JSONResponse(
-            shapes.gen2_execution(execution),
+            _gen2_body(request, execution),
             status_code=202,
             headers={"Operation-Location": _operation_location(request, execution)},
         )
     await execution.done.wait()
-    return JSONResponse(shapes.gen2_execution(execution))
+    return JSONResponse(_gen2_body(request, execution))
 
 
 async def get_execution(request: Request) -> Response:
     _, execution = _known_execution(request)
-    return JSONResponse(shapes.gen2_execution(execution))
+    return JSONResponse(_gen2_body(request, execution))
 
 
 async def cancel_execution(request: Request) -> Response:
@@ -254,7 +256,7 @@ async def cancel_execution(request: Request) -> Response:
     ident, execution = _known_execution(request)
     already_done = execution.outcome is not None
     await _pool(request).cancel(ident, execution.id)
-    return JSONResponse(shapes.gen2_execution(execution), status_code=200 if already_done else 202)
+    return JSONResponse(_gen2_body(request, execution), status_code=200 if already_done else 202)
 
 
 # -- files -------------------------------------------------------------------------------
@@ -466,11 +468,13 @@ def create_app(
     token: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     mcp_api_key: str | None = None,
+    session_type: str = session_types.PYTHON,
 ) -> ASGIApp:
     """The ASGI app serving ``pool``; its lifespan starts and closes the pool.
 
     ``mcp_api_key`` also serves the pool's MCP server at ``/mcp`` (its own key, in
     ``x-ms-apikey``, as on Azure; see :mod:`remote_kernel.server.mcp`).
+    ``session_type`` (python, javascript, shell) decides which request bodies it takes.
     """
 
     @asynccontextmanager
@@ -489,6 +493,7 @@ def create_app(
     app = Starlette(routes=ROUTES, exception_handlers=handlers, lifespan=lifespan)
     app.state.pool = pool
     app.state.max_upload_bytes = max_upload_bytes
+    app.state.session_type = session_type
     if mcp_api_key:
         from remote_kernel.server.mcp import with_mcp
 

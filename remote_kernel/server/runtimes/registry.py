@@ -29,6 +29,9 @@ class RuntimeEntry:
     install_hint: str = ""
     #: Sessions run as local processes that get ``/mnt/data`` from a mount namespace.
     mounts_mnt_data: bool = False
+    #: What the pool's sessions run, hence the request bodies it takes (python,
+    #: javascript or shell; see ``server/session_types.py``).
+    session_type: str = "python"
 
 
 _RUNTIMES: dict[str, RuntimeEntry] = {}
@@ -90,5 +93,6 @@ register_runtime(
         "remote_kernel.server.runtimes.shell",
         "a bash process per session (Azure's Shell pools): a local process with your rights",
         mounts_mnt_data=True,
+        session_type="shell",
     )
 )

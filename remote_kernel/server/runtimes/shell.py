@@ -106,7 +106,8 @@ class ShellRuntime(SessionRuntime):
     interrupt_grace = 3.0
     #: SIGINT again while the command runs on: a loop of commands gets one per command.
     interrupt_retry = 0.5
-    #: ``exit`` in a command ends the shell: a new one starts in place (files kept).
+    #: ``exit N`` in a command ends the shell, as in a terminal: the answer's exit code
+    #: is N, and a new shell starts in its place (files kept, shell state lost).
     revives = True
     crash_ename = "ShellExited"
 
@@ -202,8 +203,9 @@ class ShellRuntime(SessionRuntime):
         return [self._proc.pid] if self._proc is not None else []
 
     def _death_detail(self) -> str:
+        """``exit N`` in a command ends bash: N is the command's exit code (see exit_code)."""
         code = self._proc.returncode if self._proc is not None else None
-        return f" (exit code {code})" if code is not None else ""
+        return f" (bash exited with code {code})" if code is not None else ""
 
     # -- the primitives -------------------------------------------------------------------
 
