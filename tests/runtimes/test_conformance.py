@@ -159,7 +159,49 @@ BASH = Snippets(
     value=stdout_text,
 )
 
-LANGUAGES = {"python": PYTHON, "pyodide": PYTHON, "shell": BASH}
+JAVASCRIPT = Snippets(
+    define_state="var counter = 40;\nfunction bump(n) { return counter + n; }",
+    use_state="bump(2)",
+    streams="console.log('one');\nconsole.log('two');\nconsole.error('err');\nconsole.log('three');",
+    rich="Deno.jupyter.display({'text/html': '<b>rich</b>'}, {raw: true});\n6 * 7",
+    plain_instead_of_rich="",
+    set_kept="globalThis.kept = 'still here';",
+    get_kept="kept",
+    kept_value='"still here"',
+    failing="console.log('partial');\nnull.property;",
+    error_name="TypeError",
+    # Synchronous: Deno's interrupt stops running code, not an awaited timer.
+    sleeper=(
+        "console.log('working');\n{ const end = Date.now() + 30000; while (Date.now() < end) {} }"
+    ),
+    quick="1 + 1",
+    count_lines="for (let i = 0; i < 5000; i++) console.log(i);",
+    live=(
+        "console.log('line 1');\n"
+        "var seen = false;\n"
+        "for (let i = 0; i < 400 && !seen; i++) {\n"
+        "  try { Deno.statSync('/mnt/data/seen'); seen = true; }\n"
+        "  catch { await new Promise((r) => setTimeout(r, 50)); }\n"
+        "}\n"
+        "if (!seen) console.log('not live');\n"
+        "console.log('line 2');\n"
+        "'done'"
+    ),
+    done_value='"done"',
+    files=(
+        "Deno.writeTextFileSync('/mnt/data/written.txt', 'from the session');\n"
+        "[Deno.cwd(), Deno.readTextFileSync('/mnt/data/uploaded.txt')].join(' ')"
+    ),
+    files_value='"/mnt/data from the host"',
+    stubborn="await new Promise(() => {});",  # nothing running to interrupt: never settles
+    lost_check="[typeof lost_soon, Deno.readTextFileSync('survives.txt')].join(' ')",
+    lost_value='"undefined files outlive a restart"',
+    dead_check="typeof lost_soon",
+    dead_value='"undefined"',
+    value=result_text,
+)
+
+LANGUAGES = {"python": PYTHON, "pyodide": PYTHON, "shell": BASH, "javascript": JAVASCRIPT}
 
 
 @pytest.fixture(scope="module", params=runtime_names())

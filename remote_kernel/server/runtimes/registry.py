@@ -96,3 +96,14 @@ register_runtime(
         session_type="shell",
     )
 )
+register_runtime(
+    RuntimeEntry(
+        "javascript",
+        "remote_kernel.server.runtimes.javascript",
+        "Deno's Jupyter kernel per session (Azure's NodeLTS pools): a local process "
+        "with your rights",
+        install_hint="Install Deno's wheel: pip install 'aca-remote-kernel[sandbox]'.",
+        mounts_mnt_data=True,
+        session_type="javascript",
+    )
+)
