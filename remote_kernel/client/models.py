@@ -65,6 +65,8 @@ class ExecutionResult:
     #: True when the pool sent the full output list (not synthesised).
     full_outputs: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: A shell command's exit code (Shell pools; None for code).
+    exit_code: int | None = None
 
     @property
     def ok(self) -> bool:
