@@ -28,6 +28,7 @@ TOKEN_ENV = ("ACA_POOL_TOKEN",)
 API_VERSION_ENV = ("ACA_API_VERSION",)
 SESSION_ENV = ("ACA_SESSION_ID",)
 AUTH_ENV = ("ACA_AUTH",)
+POOL_TYPE_ENV = ("ACA_POOL_TYPE",)
 
 TOKEN_SCOPE = "https://dynamicsessions.io/.default"
 MAX_EXECUTION_TIMEOUT = 220.0
@@ -98,6 +99,17 @@ class PoolSettings(Configurable):
     ).tag(config=True)
 
     completion_timeout = Float(2.0, help="Seconds a completion request may take.").tag(config=True)
+
+    pool_type = CaselessStrEnum(
+        ["python", "javascript", "shell"],
+        help="What the pool's sessions run: python (PythonLTS / custom containers), "
+        "javascript (NodeLTS) or shell (Shell); decides the request body (code or "
+        "shellCommand) and, for the embedded pool, its runtime. Env: ACA_POOL_TYPE.",
+    ).tag(config=True)
+
+    @default("pool_type")
+    def _default_pool_type(self) -> str:
+        return env_first(POOL_TYPE_ENV, "python").strip().lower() or "python"
 
     local_pool_runtime = Unicode(
         "python",

@@ -68,7 +68,13 @@ class Codec:
     ) -> tuple[str, dict[str, Any]]:
         raise NotImplementedError
 
-    def shell_request(self, command: str, params: dict[str, str], seconds: float) -> Request:
+    def shell_request(
+        self,
+        command: str,
+        params: dict[str, str],
+        seconds: float,
+        execution_id: str | None = None,
+    ) -> Request:
         """A shell command for a Shell pool (the shell tutorial's body)."""
         raise errors.ConfigurationError(
             "Shell pools take commands only through /executions (api-version "
@@ -201,13 +207,21 @@ class Generation2(Codec):
             body["id"] = execution_id
         return "/executions", body
 
-    def shell_request(self, command: str, params: dict[str, str], seconds: float) -> Request:
-        body = {
+    def shell_request(
+        self,
+        command: str,
+        params: dict[str, str],
+        seconds: float,
+        execution_id: str | None = None,
+    ) -> Request:
+        body: dict[str, Any] = {
             "codeInputType": "inline",
             "executionType": "Synchronous",
             "shellCommand": command,
             "timeoutInSeconds": int(round(seconds)) or 1,
         }
+        if execution_id:
+            body["id"] = execution_id
         return Request(
             "POST",
             "/executions",
