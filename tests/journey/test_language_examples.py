@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from .conftest import (
-    EXAMPLES,
+    REPO,
     cell_starting,
     clean_env,
     jupyter_dirs,
@@ -24,8 +24,9 @@ from .conftest import (
 pytestmark = pytest.mark.timeout(300)
 
 
-def run_example(name: str, tmp_path: Path) -> tuple[object, object]:
-    shutil.copy(EXAMPLES / name, tmp_path / name)
+def run_example(example: Path, tmp_path: Path) -> tuple[object, object]:
+    name = example.name
+    shutil.copy(example, tmp_path / name)
     env = clean_env(**jupyter_dirs(tmp_path / "jupyter"))
     proc = run_cli(["run", name, "-o", "out.ipynb"], env, cwd=tmp_path, timeout=240)
     assert proc.returncode == 0, proc.stderr
@@ -33,7 +34,7 @@ def run_example(name: str, tmp_path: Path) -> tuple[object, object]:
 
 
 def test_the_bash_example_keeps_its_shell_state(tmp_path: Path) -> None:
-    nb, _ = run_example("bash.ipynb", tmp_path)
+    nb, _ = run_example(REPO / "examples" / "bash.ipynb", tmp_path)
     assert outputs_text(cell_starting(nb, "pwd\necho")).startswith("/mnt/data\nbash ")
     assert outputs_text(cell_starting(nb, "pwd\ngreet")) == (
         "/mnt/data/project\nhello from the-session (build)\n"
@@ -42,7 +43,7 @@ def test_the_bash_example_keeps_its_shell_state(tmp_path: Path) -> None:
 
 
 def test_the_javascript_example_has_values_files_and_html(tmp_path: Path) -> None:
-    nb, _ = run_example("javascript.ipynb", tmp_path)
+    nb, _ = run_example(REPO / "examples" / "javascript.ipynb", tmp_path)
     assert outputs_text(cell_starting(nb, "const prices")) == "3 prices\n"
     assert mime_outputs(cell_starting(nb, "prices.reduce"), "text/plain") == ["16"]
     assert json.loads(
@@ -52,7 +53,7 @@ def test_the_javascript_example_has_values_files_and_html(tmp_path: Path) -> Non
 
 
 def test_a_failing_bash_cell_fails_the_run_with_its_exit_code(tmp_path: Path) -> None:
-    nb = nbformat.read(EXAMPLES / "bash.ipynb", as_version=4)
+    nb = nbformat.read(REPO / "examples" / "bash.ipynb", as_version=4)
     nb.cells.append(
         nbformat.v4.new_code_cell("echo about to fail\nexit_with() { return 4; }\nexit_with")
     )
