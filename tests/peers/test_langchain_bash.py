@@ -123,3 +123,17 @@ def test_azure_tutorials_body_and_the_exit_code_field(shell_pool: tuple[str, str
     ).json()
     assert answer["status"] == "2" and answer["result"]["exitCode"] == 2
     assert "No such file or directory" in answer["result"]["stderr"]
+
+
+def test_metadata_describes_the_shell(shell_pool: tuple[str, str]) -> None:
+    endpoint, token = shell_pool
+    answer = httpx.get(
+        f"{endpoint}/metadata",
+        params={"api-version": "2025-02-02-preview"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    runtime = answer.json()["runtimes"][0]
+    assert runtime["name"] == "bash" and runtime["version"][0].isdigit()
+    assert "(" not in runtime["version"]

@@ -55,3 +55,11 @@ def test_a_javascript_pool_refuses_a_shell_body(js_pool: LocalPool) -> None:
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert error["code"] == "ShellNotSupported" and "JavaScript" in error["message"]
+
+
+def test_metadata_describes_the_javascript_runtime(js_pool: LocalPool) -> None:
+    answer = httpx.get(f"{js_pool.url}/metadata", params={"api-version": GEN2}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["runtimes"][0]["name"] == "deno" and body["runtimes"][0]["version"][0].isdigit()
+    assert body["jupyterKernel"]["name"] == "deno" and body["preInstalledPackages"] == []
