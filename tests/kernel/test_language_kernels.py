@@ -69,6 +69,14 @@ class BashKernelTests(jkt.KernelTests):
         texts = [m["content"]["text"] for m in outputs if m["msg_type"] == "stream"]
         self.assertIn("before\n", "".join(texts))
 
+    def test_aca_commands_work_in_a_bash_cell(self) -> None:
+        self.flush_channels()
+        self.execute_helper(code="echo listed > /mnt/data/made-by-bash.txt")
+        reply, outputs = self.execute_helper(code="%aca_files")
+        self.assertEqual(reply["content"]["status"], "ok")
+        shown = json.dumps([m["content"] for m in outputs])
+        self.assertIn("made-by-bash.txt", shown)
+
     def test_state_persists_across_cells(self) -> None:
         self.flush_channels()
         self.execute_helper(code="cd /tmp && export KEPT=yes")
