@@ -38,6 +38,7 @@ TOKEN_ENV = ("ACA_POOL_TOKEN",)
 API_VERSION_ENV = ("ACA_API_VERSION",)
 SESSION_ENV = ("ACA_SESSION_ID",)
 AUTH_ENV = ("ACA_AUTH",)
+POOL_TYPE_ENV = ("ACA_POOL_TYPE",)
 
 TOKEN_SCOPE = "https://dynamicsessions.io/.default"
 MAX_EXECUTION_TIMEOUT = 220.0
@@ -45,6 +46,8 @@ MAX_EXECUTION_TIMEOUT = 220.0
 #: How a client authenticates; ``auto`` (the default) picks one, see :func:`resolve_auth`.
 AUTH_MODES = ("auto", "azure", "token", "none")
 AUTH_MODES_TEXT = "auto, azure, token or none"
+#: What a pool's sessions run (Azure's containerType PythonLTS/custom, NodeLTS, Shell).
+POOL_TYPES = ("python", "javascript", "shell")
 
 ENDPOINT_HELP = (
     "Find your pool's endpoint with `az containerapp sessionpool show -n POOL -g GROUP "
@@ -59,6 +62,7 @@ ENV_FALLBACKS: dict[str, tuple[tuple[str, ...], str]] = {
     "auth": (AUTH_ENV, "auto"),
     "token": (TOKEN_ENV, ""),
     "session_id": (SESSION_ENV, ""),
+    "pool_type": (POOL_TYPE_ENV, "python"),
 }
 #: Settings shown only as "set (hidden)" / "not set".
 SECRET_SETTINGS = frozenset({"token"})
@@ -132,6 +136,17 @@ def check_auth(value: str) -> str:
             fix=f"Set ACA_AUTH (or c.PoolSettings.auth) to {AUTH_MODES_TEXT}.",
         )
     return mode
+
+
+def check_pool_type(value: str) -> str:
+    """``value`` lower-cased, if it is one of :data:`POOL_TYPES`."""
+    kind = (value or "").strip().lower()
+    if kind not in POOL_TYPES:
+        raise InvalidSettingError(
+            f"unknown pool_type {value!r}: it must be python, javascript or shell.",
+            fix="Set ACA_POOL_TYPE (or c.PoolSettings.pool_type) to python, javascript or shell.",
+        )
+    return kind
 
 
 def resolve_auth(mode: str, *, token: str | None, endpoint: str, credential: bool = False) -> str:
@@ -243,6 +258,20 @@ class PoolSettings(Configurable):
     ).tag(config=True)
 
     completion_timeout = Float(2.0, help="Seconds a completion request may take.").tag(config=True)
+
+    pool_type = Unicode(
+        help="What the pool's sessions run: python (PythonLTS / custom containers), "
+        "javascript (NodeLTS) or shell (Shell); decides the request body (code or "
+        "shellCommand) and, for the embedded pool, its runtime. Env: ACA_POOL_TYPE.",
+    ).tag(config=True)
+
+    @default("pool_type")
+    def _default_pool_type(self) -> str:
+        return check_pool_type(self._env_fallback("pool_type"))
+
+    @validate("pool_type")
+    def _valid_pool_type(self, proposal: dict[str, Any]) -> str:
+        return check_pool_type(proposal["value"])
 
     local_pool_runtime = Unicode(
         "python",

@@ -36,6 +36,15 @@ LOST_STATE = "lost_state"
 #: Azure's shortest cooldown is 300 s: after this much idle time, check the session.
 IDLE_PROBE_AFTER = 240.0
 MARKER = "_remote_kernel_session_marker"
+#: Per pool type: the code printing the session's marker, and the code setting it.
+_MARKER_CODE = {
+    "python": (f"print(globals().get({MARKER!r}))", MARKER + " = {value!r}"),
+    "javascript": (
+        f"console.log(String(globalThis.{MARKER}))",
+        f"globalThis.{MARKER} = " + "{value!r};",
+    ),
+    "shell": (f'echo "${{{MARKER}:-None}}"', MARKER + "={value}"),
+}
 
 
 class RemoteSession:
@@ -81,9 +90,11 @@ class RemoteSession:
     def _start_local_pool(self) -> str:
         from remote_kernel.server import start_local_pool
 
+        kind = self.settings.pool_type
         self._pool = start_local_pool(
             token=secrets.token_urlsafe(24),
-            runtime=self.settings.local_pool_runtime,
+            # A shell or JavaScript front-end needs that runtime; Python ones may choose.
+            runtime=self.settings.local_pool_runtime if kind == "python" else kind,
             session_python=self.settings.local_pool_session_python or None,
         )
         self._notices.append(Notice(LOCAL_POOL, LOCAL_POOL_NOTICE))
@@ -161,9 +172,16 @@ class RemoteSession:
             and time.monotonic() - last > self.idle_probe_after
         )
 
-    @staticmethod
-    def _probe_code() -> str:
-        return f"print(globals().get({MARKER!r}))"
+    def _probe_code(self) -> str:
+        return _MARKER_CODE[self.settings.pool_type][0]
+
+    def _run(
+        self, protocol: Protocol, code: str, session: str, timeout: float | None, eid: str | None
+    ) -> Step:
+        """One execution in the pool's language: ``shellCommand`` for a shell pool."""
+        if self.settings.pool_type == "shell":
+            return protocol.execute_shell(code, session, timeout=timeout, execution_id=eid)
+        return protocol.execute(code, session, timeout=timeout, execution_id=eid)
 
     def _probe_says_lost(self, session: str, result: ExecutionResult) -> bool:
         return result.stdout.strip() != self._markers.get(session)
@@ -180,7 +198,7 @@ class RemoteSession:
         result.notices[:0] = notices
         if result.session_created is None and (lost or session not in self._markers):
             self._markers[session] = secrets.token_hex(8)
-            return f"{MARKER} = {self._markers[session]!r}"
+            return _MARKER_CODE[self.settings.pool_type][1].format(value=self._markers[session])
         return None
 
     def _on_error(self, session: str, exc: BaseException) -> None:
@@ -199,19 +217,17 @@ class RemoteSession:
         session = self.session_id
         lost = False
         if self._needs_probe(session):
-            probe = yield from protocol.execute(self._probe_code(), session, timeout=30)
+            probe = yield from self._run(protocol, self._probe_code(), session, 30, None)
             lost = self._probe_says_lost(session, probe)
         self._sent.add(session)
         try:
-            result = yield from protocol.execute(
-                code, session, timeout=timeout, execution_id=execution_id
-            )
+            result = yield from self._run(protocol, code, session, timeout, execution_id)
         except errors.RemoteKernelError as exc:
             self._on_error(session, exc)
             raise
         marker = self._after(session, result, lost)
         if marker:
-            yield from protocol.execute(marker, session, timeout=30)
+            yield from self._run(protocol, marker, session, 30, None)
         return result
 
     def execute(

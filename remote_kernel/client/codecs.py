@@ -81,6 +81,20 @@ class Codec:
     ) -> tuple[str, dict[str, Any]]:
         raise NotImplementedError
 
+    def shell_request(
+        self,
+        command: str,
+        params: dict[str, str],
+        seconds: float,
+        execution_id: str | None = None,
+    ) -> Request:
+        """A shell command for a Shell pool (the shell tutorial's body)."""
+        raise errors.ConfigurationError(
+            "Shell pools take commands only through /executions (api-version "
+            "2025-02-02-preview or later).",
+            fix="Set api_version to 2025-02-02-preview or later.",
+        )
+
     def download_path(self, name: str) -> str:
         raise NotImplementedError
 
@@ -109,7 +123,13 @@ class Codec:
         error = _structured_error(payload.get(wire.ERROR))
         if payload.get(wire.TIMED_OUT_FLAG):
             status = ExecutionStatus.TIMED_OUT
-        if error is None and (
+        exit_code = shell_exit_code(payload, inner.get("status") or body.get("status"))
+        if exit_code is not None:
+            # A shell's stderr is the command's own: no traceback to read in it.
+            if exit_code != 0 and error is None:
+                message = f"The command exited with code {exit_code}."
+                error = ErrorInfo("NonZeroExitCode", message, [])
+        elif error is None and (
             status is ExecutionStatus.FAILED
             or (TRACEBACK_HEAD in stderr and wire.OUTPUTS not in payload)
         ):
@@ -122,6 +142,7 @@ class Codec:
             outputs = synthesise_outputs(stdout, stderr, value, error)
         duration = payload.get("executionTimeInMilliseconds")
         return ExecutionResult(
+            exit_code=exit_code,
             status=status,
             stdout=stdout,
             stderr=wire.strip_ansi(stderr),
@@ -205,6 +226,30 @@ class Generation2(Codec):
             "timeoutInSeconds": seconds,
         }
         return "/executions", body
+
+    def shell_request(
+        self,
+        command: str,
+        params: dict[str, str],
+        seconds: float,
+        execution_id: str | None = None,
+    ) -> Request:
+        body: dict[str, Any] = {
+            "codeInputType": "inline",
+            "executionType": "Synchronous",
+            "shellCommand": command,
+            "timeoutInSeconds": int(round(seconds)) or 1,
+        }
+        if execution_id:
+            body["id"] = execution_id
+        return Request(
+            "POST",
+            "/executions",
+            params,
+            body,
+            operation="execute shell command",
+            read_timeout=seconds + READ_MARGIN,
+        )
 
     def execution_payload(self, inner: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         result = inner.get("result")
@@ -308,6 +353,19 @@ def _status(value: Any, http_status: int) -> ExecutionStatus:
     if name is not None:
         return ExecutionStatus(name)
     return ExecutionStatus.RUNNING if http_status == 202 else ExecutionStatus.SUCCEEDED
+
+
+def shell_exit_code(payload: dict[str, Any], status: Any) -> int | None:
+    """A Shell pool's exit code: ``result.exitCode`` (an int, Azure-Samples' shell
+    container), else a numeric top-level ``status`` (as LangChain reads Azure's shell
+    pools). None for code executions. See docs/protocol-extensions.md, "Session types"."""
+    value = payload.get("exitCode")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(status or "").strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    return None
 
 
 def _structured_error(value: Any) -> ErrorInfo | None:

@@ -25,6 +25,7 @@ from remote_kernel.config import PoolSettings
 #: The methods that talk to the pool (the async client awaits each).
 OPERATIONS = (
     "execute",
+    "execute_shell",
     "start_execution",
     "get_execution",
     "wait_execution",
@@ -78,6 +79,16 @@ class ClientMethods(ClientBase):
         return self.run(
             self.protocol.execute(code, session, timeout=timeout, execution_id=execution_id)
         )
+
+    def execute_shell(
+        self, command: str, *, session: str, timeout: Seconds = None
+    ) -> ExecutionResult:
+        """Run a shell command in a session of a Shell pool and wait for it.
+
+        ``result.exit_code`` is the command's exit code; a non-zero one makes the
+        result an error (``NonZeroExitCode``). Needs api-version 2025-02-02-preview+.
+        """
+        return self.run(self.protocol.execute_shell(command, session, timeout=timeout))
 
     def start_execution(
         self, code: str, *, session: str, timeout: Seconds = None, execution_id: str | None = None

@@ -79,6 +79,8 @@ class ExecutionResult:
     #: What the front-end must show before the outputs (filled by RemoteSession).
     notices: list[Notice] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: A shell command's exit code (Shell pools; None for code).
+    exit_code: int | None = None
 
     @property
     def ok(self) -> bool:

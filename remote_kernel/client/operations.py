@@ -145,6 +145,26 @@ class Protocol:
         location = response.header("Operation-Location")
         return (yield from self._poll(result, session, self._timeout(timeout), location))
 
+    def execute_shell(
+        self,
+        command: str,
+        session: str,
+        *,
+        timeout: Seconds = None,
+        execution_id: str | None = None,
+    ) -> Step:
+        """Run a shell command in a Shell pool's session; the result has ``exit_code``."""
+        if not isinstance(command, str):
+            raise errors.ConfigurationError("The shell command must be a string.")
+        seconds = self._timeout(timeout)
+        response = yield self.codec.shell_request(
+            command, self._params(session), seconds, execution_id
+        )
+        result = self.parse_execution(response, session)
+        if result.finished:
+            return result
+        return (yield from self._poll(result, session, seconds))
+
     def start_execution(
         self, code: str, session: str, *, timeout: Seconds = None, execution_id: str | None = None
     ) -> Step:

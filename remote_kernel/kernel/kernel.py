@@ -542,8 +542,12 @@ def _consume(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-def launch() -> None:
-    """``python -m remote_kernel -f CONNECTION_FILE``."""
+def launch(kernel_class: type[RemoteKernel] | None = None) -> None:
+    """``python -m remote_kernel -f CONNECTION_FILE`` (the language's kernel; see languages)."""
+    if kernel_class is None:
+        from remote_kernel.kernel.languages import kernel_class as chosen
+
+        kernel_class = chosen()
     from ipykernel.kernelapp import IPKernelApp
 
     options: dict[str, Any] = {}
@@ -551,4 +555,4 @@ def launch() -> None:
     # (e.g. from the local pool's processes) into cells.
     if "capture_fd_output" in IPKernelApp.class_trait_names():
         options["capture_fd_output"] = False
-    IPKernelApp.launch_instance(kernel_class=RemoteKernel, **options)
+    IPKernelApp.launch_instance(kernel_class=kernel_class, **options)

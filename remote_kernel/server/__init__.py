@@ -17,7 +17,10 @@ it in the foreground. The modules, from the outside in:
 - ``outputs``: one execution's output events and outcome, with the output limits.
 - ``runtimes``: what runs a session's code; the contract and its shared rules
   (``runtimes.base``), IPython (``runtimes.ipython``), Pyodide under Deno
-  (``runtimes.pyodide``) and the registry by name (``runtimes.registry``).
+  (``runtimes.pyodide``), bash (``runtimes.shell``), Deno's JavaScript kernel
+  (``runtimes.javascript``) and the registry by name (``runtimes.registry``).
+- ``session_types``: which request body each pool type takes, and a shell
+  pool's answer (the exit code).
 - ``mnt_data``: whether and how IPython sessions get a private ``/mnt/data``.
 - ``sandbox``: what the Pyodide runtime needs on the host (Deno, Pyodide, JS side).
 - ``inside``: code that runs inside a session's interpreter, never imported here.

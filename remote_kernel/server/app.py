@@ -39,7 +39,7 @@ from remote_kernel.config import (
     is_generation1,
 )
 from remote_kernel.identifiers import identifier_rule, is_valid_identifier
-from remote_kernel.server import files, shapes
+from remote_kernel.server import files, session_types, shapes
 from remote_kernel.server.api_errors import ApiError, error_body
 from remote_kernel.server.metadata import pool_metadata
 from remote_kernel.server.openapi import openapi_document
@@ -148,18 +148,14 @@ def _invalid(message: str) -> ApiError:
     return ApiError(400, "InvalidRequestBody", message)
 
 
-def _code(body: dict[str, Any]) -> str:
-    if "shellCommand" in body and "code" not in body:
-        raise ApiError(
-            400, "ShellNotSupported", "This pool runs Python code ('code'), not shell commands."
-        )
+def _code(request: Request, body: dict[str, Any]) -> str:
+    """The source to run, in the field this pool's session type takes (see session_types),
+    decoded as its ``codeInputType`` says."""
     kind = body.get("codeInputType", "Inline")
     if not isinstance(kind, str) or kind.lower() not in ("inline", "inlinetext", "inlinebase64"):
         raise _invalid("codeInputType must be 'Inline', 'InlineText' or 'InlineBase64'.")
-    code = body.get("code")
-    if not isinstance(code, str):
-        raise _invalid("The body needs 'code': the Python source to run, as a string.")
-    return _decode_base64(code) if kind.lower() == "inlinebase64" else code
+    source = session_types.source(request.app.state.session_type, body)
+    return _decode_base64(source) if kind.lower() == "inlinebase64" else source
 
 
 def _decode_base64(code: str) -> str:
@@ -265,7 +261,7 @@ async def execute_gen1(request: Request) -> Response:
     props = body.get("properties")
     props = props if isinstance(props, dict) else body
     execution = await _pool(request).submit(
-        ident, _code(props), timeout=_timeout(props), max_output_chars=_max_output(props)
+        ident, _code(request, props), timeout=_timeout(props), max_output_chars=_max_output(props)
     )
     await execution.done.wait()
     assert execution.outcome is not None
@@ -280,8 +276,13 @@ async def execute_gen1(request: Request) -> Response:
 
 
 def _gen2_body(request: Request, execution: Execution) -> dict[str, Any]:
+    """``/executions`` answer in its api-version's shape; a shell pool's carries the exit
+    code (session_types)."""
     shape = shape_for(request.query_params.get("api-version"))
-    return shapes.gen2_execution(execution, none_is_null=shape.none_is_null)
+    body = shapes.gen2_execution(execution, none_is_null=shape.none_is_null)
+    if request.app.state.session_type == session_types.SHELL:
+        return session_types.shell_answer(body, execution.outcome)
+    return body
 
 
 async def execute_gen2(request: Request) -> Response:
@@ -298,7 +299,7 @@ async def execute_gen2(request: Request) -> Response:
     body = await _json_object(request)
     execution = await _pool(request).submit(
         ident,
-        _code(body),
+        _code(request, body),
         timeout=_timeout(body),
         max_output_chars=_max_output(body, shape.default_stream_max),
         execution_id=_execution_id(request, body),
@@ -582,11 +583,13 @@ def create_app(
     token: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     mcp_api_key: str | None = None,
+    session_type: str = session_types.PYTHON,
 ) -> ASGIApp:
     """The ASGI app serving ``pool``; its lifespan starts and closes the pool.
 
     ``mcp_api_key`` also serves the pool's MCP server at ``/mcp`` (its own key, in
     ``x-ms-apikey``, as on Azure; see :mod:`remote_kernel.server.mcp`).
+    ``session_type`` (python, javascript, shell) decides which request bodies it takes.
     """
 
     @asynccontextmanager
@@ -605,6 +608,7 @@ def create_app(
     app = Starlette(routes=ROUTES, exception_handlers=handlers, lifespan=lifespan)
     app.state.pool = pool
     app.state.max_upload_bytes = max_upload_bytes
+    app.state.session_type = session_type
     if mcp_api_key:
         from remote_kernel.server.mcp import with_mcp
 
