@@ -3,7 +3,7 @@
 The layers under a client, from the wire up: ``messages`` (plain data),
 ``codecs`` (one per API generation), ``error_map`` and ``synthesis``,
 ``operations`` (every call as a step), ``policy`` (retries, token refresh),
-``transport`` (httpx), and the thin shells that drive steps (``sync_client``,
+``transport`` (httpx; aiohttp under the async client), and the thin shells that drive steps (``sync_client``,
 ``async_client``) with the methods of ``methods``.
 """
 
