@@ -436,6 +436,16 @@ async def test_the_client_never_resends_an_execution_whose_connection_dropped() 
     assert dropping.requests == 1
 
 
+async def test_a_refused_execution_on_the_default_wire_is_cannot_reach_the_pool() -> None:
+    """Nothing left: the one case the client may try an execution again."""
+    client = AsyncSessionPoolClient(refused_url(), connect_timeout=2)
+    try:
+        with pytest.raises(errors.PoolConnectionError, match="Cannot reach the session pool"):
+            await client.execute("1", session="sess-1")
+    finally:
+        await client.aclose()
+
+
 async def test_a_silent_server_is_a_read_timeout_after_the_requests_read_timeout() -> None:
     silent = DroppingServer(answer_after=5)
     try:
