@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from traitlets import Bool, Float, TraitError, Unicode, default, observe, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, default, observe, validate
 from traitlets.config import Configurable
 
 from remote_kernel.errors import ConfigurationError
@@ -39,9 +39,12 @@ API_VERSION_ENV = ("ACA_API_VERSION",)
 SESSION_ENV = ("ACA_SESSION_ID",)
 AUTH_ENV = ("ACA_AUTH",)
 POOL_TYPE_ENV = ("ACA_POOL_TYPE",)
+MAX_CONNECTIONS_ENV = ("ACA_MAX_CONNECTIONS",)
 
 TOKEN_SCOPE = "https://dynamicsessions.io/.default"
 MAX_EXECUTION_TIMEOUT = 220.0
+#: Connections one client keeps open to the pool at most; more requests queue.
+DEFAULT_MAX_CONNECTIONS = 200
 
 #: How a client authenticates; ``auto`` (the default) picks one, see :func:`resolve_auth`.
 AUTH_MODES = ("auto", "azure", "token", "none")
@@ -63,6 +66,7 @@ ENV_FALLBACKS: dict[str, tuple[tuple[str, ...], str]] = {
     "token": (TOKEN_ENV, ""),
     "session_id": (SESSION_ENV, ""),
     "pool_type": (POOL_TYPE_ENV, "python"),
+    "max_connections": (MAX_CONNECTIONS_ENV, str(DEFAULT_MAX_CONNECTIONS)),
 }
 #: Settings shown only as "set (hidden)" / "not set".
 SECRET_SETTINGS = frozenset({"token"})
@@ -147,6 +151,20 @@ def check_pool_type(value: str) -> str:
             fix="Set ACA_POOL_TYPE (or c.PoolSettings.pool_type) to python, javascript or shell.",
         )
     return kind
+
+
+def check_max_connections(value: object) -> int:
+    """``value`` as a connection limit (an int >= 1), or a one-line error naming the setting."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise InvalidSettingError(
+            f"max_connections must be a whole number of at least 1, got {value!r}.",
+            fix="Set ACA_MAX_CONNECTIONS (or c.PoolSettings.max_connections) to, e.g., 200.",
+        )
+    return number
 
 
 def resolve_auth(mode: str, *, token: str | None, endpoint: str, credential: bool = False) -> str:
@@ -246,6 +264,12 @@ class PoolSettings(Configurable):
 
     connect_timeout = Float(10.0, help="Seconds to establish a connection.").tag(config=True)
 
+    max_connections = Int(
+        help=f"Connections one client opens to the pool at most (default "
+        f"{DEFAULT_MAX_CONNECTIONS}); more requests queue for a free one, up to their read "
+        "timeout. Env: ACA_MAX_CONNECTIONS.",
+    ).tag(config=True)
+
     delete_session_on_shutdown = Bool(
         True,
         help="Delete the remote session this kernel created when the kernel shuts down.",
@@ -318,6 +342,10 @@ class PoolSettings(Configurable):
     def _default_token(self) -> str:
         return self._env_fallback("token")
 
+    @default("max_connections")
+    def _default_max_connections(self) -> int:
+        return check_max_connections(self._env_fallback("max_connections"))
+
     @staticmethod
     def _env_fallback(name: str) -> str:
         names, fallback = ENV_FALLBACKS[name]
@@ -334,6 +362,10 @@ class PoolSettings(Configurable):
     @validate("auth")
     def _valid_auth(self, proposal: dict[str, Any]) -> str:
         return check_auth(proposal["value"])
+
+    @validate("max_connections")
+    def _valid_max_connections(self, proposal: dict[str, Any]) -> int:
+        return check_max_connections(proposal["value"])
 
     def resolved_auth(self, endpoint: str | None = None) -> str:
         """The auth mode ``auto`` stands for, given the endpoint in use."""

@@ -57,9 +57,11 @@ class ClientMethods(ClientBase):
     ) -> None:
         """``transport``: an httpx transport under the client's own (tests: a MockTransport)."""
         super().__init__(endpoint, **kwargs)
-        self._transport = self.transport_class(self.endpoint, self.connect_timeout, transport)
+        self._transport = self.transport_class(
+            self.endpoint, self.connect_timeout, transport, max_connections=self.max_connections
+        )
         self._http = self._transport.http  # the httpx client itself, for raw calls in tests
-        self._policy = Policy(self.endpoint, self._auth)
+        self._policy = Policy(self.endpoint, self._auth, self.max_connections)
 
     def run(self, step: Step) -> Any:
         """Drive a step of ``self.protocol`` (or a step composed of several) to its value."""
