@@ -286,7 +286,7 @@ class RemoteKernel(Kernel, PoolSettings):
             remote = await self._remote_ready()
             code = introspect.user_expressions_code(expressions)
             result = await remote.aexecute(code, execution_id=str(uuid.uuid4()))
-            self._take_notices(result)
+            remote.defer_notices(result.notices)  # the next cell shows them
             if not result.ok:
                 raise ValueError("the remote evaluation failed")
             values = introspect.user_expressions_reply(result.stdout, expressions)
