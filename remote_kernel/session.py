@@ -6,6 +6,7 @@ Shared by the wrapper kernel and the magics so both behave the same.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 import time
@@ -72,6 +73,8 @@ class RemoteSession:
         #: still created the session on the pool): what close() deletes.
         self._sent: set[str] = set()
         self._last_call: dict[str, float] = {}
+        #: Dropped async clients still closing (a task must be referenced until it ends).
+        self._closing: set[asyncio.Task[None]] = set()
 
     # ---------------------------------------------------------------- endpoint
     @property
@@ -133,7 +136,20 @@ class RemoteSession:
             self._endpoint = None
         if old[0] is not None:
             old[0].close()
-        # The async client is closed with its loop; dropping it is enough here.
+        if old[1] is not None:
+            self._aclose_later(old[1])
+
+    def _aclose_later(self, aclient: AsyncSessionPoolClient) -> None:
+        """Close a dropped async client on the loop it serves (the kernel's, running this
+        call), so its connections do not wait for the garbage collector and aiohttp does
+        not warn of an unclosed session; with no loop running there is nothing to do it."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(aclient.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     # ----------------------------------------------------------------- session
     @property
