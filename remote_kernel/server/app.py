@@ -23,10 +23,11 @@ from urllib.parse import urlencode
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from remote_kernel import wire
 from remote_kernel.config import (
     GEN1_API_VERSIONS,
     GEN2_API_VERSIONS,
@@ -35,7 +36,7 @@ from remote_kernel.config import (
 )
 from remote_kernel.errors import InvalidIdentifierError
 from remote_kernel.identifiers import is_valid_identifier
-from remote_kernel.server import files, shapes
+from remote_kernel.server import files, shapes, streaming
 from remote_kernel.server.api_errors import ApiError, error_body
 from remote_kernel.server.openapi import openapi_document
 from remote_kernel.server.pool import (
@@ -55,6 +56,8 @@ _EXECUTION_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _VERSIONS = ", ".join(sorted(GEN1_API_VERSIONS | GEN2_API_VERSIONS))
 #: Routes anyone may read without the token: the API description holds no secret.
 _PUBLIC_PATHS = frozenset({"/openapi.json"})
+#: The extensions this pool speaks, on every answer (docs/protocol-extensions.md).
+FEATURES = ", ".join([wire.STREAM_FEATURE, wire.CANCEL_FEATURE])
 
 
 # -- request helpers ---------------------------------------------------------------------
@@ -233,7 +236,10 @@ async def execute_gen2(request: Request) -> Response:
         max_output_chars=_max_output(body),
         execution_id=_execution_id(body),
         execution_type=_execution_type(body),
+        stream=streaming.wants_stream(request.headers.get("accept")),
     )
+    if execution.events is not None:
+        return _event_stream(request, execution)
     if execution.execution_type == "Asynchronous":
         return JSONResponse(
             shapes.gen2_execution(execution),
@@ -246,7 +252,32 @@ async def execute_gen2(request: Request) -> Response:
 
 async def get_execution(request: Request) -> Response:
     _, execution = _known_execution(request)
+    if streaming.wants_stream(request.headers.get("accept")):
+        return _event_stream(request, execution)
     return JSONResponse(shapes.gen2_execution(execution))
+
+
+def _event_stream(request: Request, execution: Execution) -> Response:
+    """Extension: the execution's events as server-sent events, last its final body.
+
+    The run is the pool's task: a reader that goes away neither cancels nor stalls it.
+    """
+
+    def final_body() -> bytes:
+        return bytes(JSONResponse(shapes.gen2_execution(execution)).body)
+
+    events = streaming.sse_stream(
+        execution.events,
+        execution.done,
+        final_body,
+        last_event_id=streaming.parse_last_event_id(request.headers.get("last-event-id")),
+        heartbeat=getattr(request.app.state, "heartbeat", streaming.HEARTBEAT_SECONDS),
+    )
+    return StreamingResponse(
+        events,
+        media_type=wire.EVENT_STREAM,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 async def cancel_execution(request: Request) -> Response:
@@ -427,10 +458,11 @@ class PoolMiddleware:
         request_id = str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-ms-request-id", request_id.encode())
+        features = (wire.FEATURES_HEADER.encode(), FEATURES.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
+                message["headers"] = [*message.get("headers", []), header, features]
             await send(message)
 
         if self._token is not None and scope["path"] not in _PUBLIC_PATHS:

@@ -38,6 +38,13 @@ _PATH = {
 }
 _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 _EXEC_ID = {"name": "execution_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_LAST_EVENT_ID = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "integer"},
+    "description": "Extension: resume a streamed execution after this event id.",
+}
 
 _ERROR = {
     "type": "object",
@@ -157,6 +164,23 @@ def _json(schema: dict[str, Any], description: str = "Success") -> dict[str, Any
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+_EVENTS = {
+    "schema": {"type": "string"},
+    "description": "Extension (docs/protocol-extensions.md), when the request sends "
+    "'Accept: text/event-stream': the execution's events as server-sent events, each with an "
+    "id (stream, display_data, update_display_data, clear_output, execute_result, error, "
+    "input_request; data: the Jupyter message content as JSON; gap: {dropped} when a resume "
+    "asks for events no longer held), ': heartbeat' comments, and last a 'result' event "
+    "whose data is the application/json body.",
+}
+
+
+def _json_or_events(schema: dict[str, Any], description: str = "Success") -> dict[str, Any]:
+    answer = _json(schema, description)
+    answer["content"]["text/event-stream"] = _EVENTS
+    return answer
+
+
 _BINARY = {
     "description": "The file's bytes",
     "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
@@ -165,10 +189,10 @@ _BINARY = {
 _ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/code/execute"): {"200": _json(_GEN1_EXECUTION)},
     ("post", "/executions"): {
-        "200": _json(_GEN2_EXECUTION),
+        "200": _json_or_events(_GEN2_EXECUTION),
         "202": _json(_GEN2_EXECUTION, "Asynchronous: still running; poll Operation-Location"),
     },
-    ("get", "/executions/{execution_id}"): {"200": _json(_GEN2_EXECUTION)},
+    ("get", "/executions/{execution_id}"): {"200": _json_or_events(_GEN2_EXECUTION)},
     ("post", "/executions/{execution_id}/cancel"): {
         "200": _json(_GEN2_EXECUTION, "It had already finished"),
         "202": _json(_GEN2_EXECUTION, "Interrupted or dropped"),
@@ -196,7 +220,8 @@ _ROUTES: list[tuple[str, str, str, list[dict[str, Any]], bool, str, dict[str, An
      {"content": {"application/json": {"schema": {"type": "object", "properties": {"properties": _EXECUTE_BODY}}}}}),
     ("post", "/executions", "Run code (generation 2). Asynchronous: 202 + Operation-Location.", [], True, "200",
      {"content": {"application/json": {"schema": _EXECUTE_BODY}}}),
-    ("get", "/executions/{execution_id}", "One execution's status and result.", [_EXEC_ID], True, "200", None),
+    ("get", "/executions/{execution_id}", "One execution's status and result (streamed with "
+     "'Accept: text/event-stream', resumed after 'Last-Event-ID').", [_EXEC_ID, _LAST_EVENT_ID], True, "200", None),
     ("post", "/executions/{execution_id}/cancel",
      "Extension: interrupt a running execution or drop a queued one (202 once finished).",
      [_EXEC_ID], True, "202", None),
@@ -266,7 +291,9 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": "Azure Container Apps dynamic sessions API (both generations) served "
             "by local IPython kernels, plus the extensions of docs/protocol-extensions.md. "
-            "With a token, every route but this one needs 'Authorization: Bearer <token>'.",
+            "With a token, every route but this one needs 'Authorization: Bearer <token>'. "
+            "Every answer carries 'x-remote-kernel-features' (e.g. 'stream, cancel'): the "
+            "extensions this pool speaks.",
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -32,6 +32,7 @@ from remote_kernel.config import MAX_EXECUTION_TIMEOUT
 from remote_kernel.server.api_errors import ApiError
 from remote_kernel.server.outputs import OutputCollector, RunOutcome
 from remote_kernel.server.runtimes.base import RuntimeFactory, SessionRuntime
+from remote_kernel.server.streaming import EventLog
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,13 @@ class Execution:
     outcome: RunOutcome | None = None
     cancel_requested: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The events of a streamed execution, numbered, for its readers (None: not streamed).
+    events: EventLog | None = None
 
     def finish(self, outcome: RunOutcome) -> None:
         self.outcome, self.phase = outcome, DONE
+        if self.events is not None:
+            self.events.close()
         self.done.set()
 
 
@@ -364,8 +369,12 @@ class SessionPool:
         max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
         execution_id: str | None = None,
         execution_type: str = "Synchronous",
+        stream: bool = False,
     ) -> Execution:
-        """Queue ``code`` on the session (created if needed); the run starts in order."""
+        """Queue ``code`` on the session (created if needed); the run starts in order.
+
+        ``stream``: log its events as they happen (:mod:`~remote_kernel.server.streaming`).
+        """
         session, created = await self.acquire(identifier)
         execution_id = execution_id or str(uuid.uuid4())
         if execution_id in session.executions:
@@ -382,6 +391,7 @@ class SessionPool:
             min(timeout, MAX_EXECUTION_TIMEOUT),
             max_output_chars,
             created,
+            events=EventLog() if stream else None,
         )
         self._remember(session, execution)
         session.busy += 1
@@ -430,6 +440,7 @@ class SessionPool:
                 execution.code,
                 timeout=execution.timeout,
                 max_output_chars=execution.max_output_chars,
+                sink=execution.events.append if execution.events is not None else None,
             )
 
     @staticmethod
