@@ -11,13 +11,20 @@ step in ``operations.py`` plus one method here, for both clients.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import httpx
 
 from remote_kernel.client.base import ClientBase
 from remote_kernel.client.messages import Progress, Seconds, Step
-from remote_kernel.client.models import ExecutionResult, FileInfo, PackageInfo, SessionInfo
+from remote_kernel.client.models import (
+    ExecutionEvent,
+    ExecutionResult,
+    FileInfo,
+    PackageInfo,
+    SessionInfo,
+)
 from remote_kernel.client.policy import Policy
 from remote_kernel.client.transfers import open_source
 from remote_kernel.config import PoolSettings
@@ -72,9 +79,25 @@ class ClientMethods(ClientBase):
 
     # --------------------------------------------------------------- executions
     def execute(
-        self, code: str, *, session: str, timeout: Seconds = None, execution_id: str | None = None
+        self,
+        code: str,
+        *,
+        session: str,
+        timeout: Seconds = None,
+        execution_id: str | None = None,
+        on_event: Callable[[ExecutionEvent], None] | None = None,
     ) -> ExecutionResult:
-        """Run ``code`` and wait for the result. Never re-sent once it may have arrived."""
+        """Run ``code`` and wait for the result. Never re-sent once it may have arrived.
+
+        ``on_event``: called with each :class:`ExecutionEvent` as it happens, on a pool
+        that streams (``x-remote-kernel-features: stream``); elsewhere never called.
+        """
+        if on_event is not None:
+            return self.run(
+                self.protocol.execute_streamed(
+                    code, session, on_event, timeout=timeout, execution_id=execution_id
+                )
+            )
         return self.run(
             self.protocol.execute(code, session, timeout=timeout, execution_id=execution_id)
         )

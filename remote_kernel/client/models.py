@@ -76,6 +76,23 @@ class ExecutionResult:
 
 
 @dataclass(frozen=True)
+class ExecutionEvent:
+    """One live event of a streamed execution, in Jupyter terms.
+
+    ``kind`` is the IOPub ``msg_type`` (``stream``, ``display_data``,
+    ``update_display_data``, ``clear_output``, ``execute_result``, ``error``,
+    ``input_request``) and ``content`` its content; ``id`` the pool's event id.
+    The last event of :meth:`AsyncSessionPoolClient.stream` has ``kind ==
+    "result"`` and the finished :class:`ExecutionResult` in ``result``.
+    """
+
+    kind: str
+    content: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+    result: ExecutionResult | None = None
+
+
+@dataclass(frozen=True)
 class FileInfo:
     name: str
     size: int | None = None

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from remote_kernel import __version__
-from remote_kernel.client.messages import Download, Request, Response, SendError
+from remote_kernel import __version__, wire
+from remote_kernel.client.messages import Download, EventFeed, Request, Response, SendError
 from remote_kernel.client.policy import DEFAULT_READ_TIMEOUT
 from remote_kernel.client.transfers import DownloadSink
 
@@ -47,9 +47,14 @@ def build(
 ) -> httpx.Request:
     """The httpx request for ``req``; its read timeout is the request's own (an execution's)."""
     read = req.read_timeout or DEFAULT_READ_TIMEOUT
+    resume = req.events.parser.last_event_id if req.events is not None else None
     kwargs: dict[str, Any] = {
         "params": req.params,
-        "headers": {**req.headers, **headers},
+        "headers": {
+            **req.headers,
+            **headers,
+            **({"Last-Event-ID": str(resume)} if resume is not None else {}),
+        },
         "timeout": httpx.Timeout(read, connect=connect_timeout, pool=connect_timeout),
     }
     if req.upload is not None:
@@ -84,6 +89,32 @@ def send_error(exc: httpx.HTTPError) -> SendError:
     if isinstance(exc, httpx.TimeoutException):
         return SendError("timeout", reason)
     return SendError("broken", reason)
+
+
+def is_event_stream(response: httpx.Response) -> bool:
+    ctype = response.headers.get("content-type", "")
+    return response.status_code < 400 and ctype.startswith(wire.EVENT_STREAM)
+
+
+class EventReceiver:
+    """An event-stream answer: output events to the feed, the ``result`` event kept."""
+
+    def __init__(self, feed: EventFeed, response: httpx.Response) -> None:
+        self.feed = feed
+        self.response = response
+        self.result: Any = None
+
+    def write(self, chunk: bytes) -> None:
+        for event in self.feed.parser.feed(chunk):
+            if event.event == wire.RESULT_EVENT:
+                self.result = event.json()
+            else:
+                self.feed.on_event(event)
+
+    def answer(self) -> Response | SendError:
+        if self.result is None:
+            return SendError("broken", "the event stream ended before the execution's result")
+        return Response(self.response.status_code, dict(self.response.headers), self.result)
 
 
 class Receiver:
@@ -128,11 +159,26 @@ class HTTPXTransport:
     def send(self, req: Request, headers: dict[str, str]) -> Response | SendError:
         request = build(self.http, req, headers, self.connect_timeout)
         try:
+            if req.events is not None:
+                return self._events(request, req.events)
             if req.download is None:
                 return decode(self.http.send(request))
             return self._download(request, req.download)
         except httpx.HTTPError as exc:
             return send_error(exc)
+
+    def _events(self, request: httpx.Request, feed: EventFeed) -> Response | SendError:
+        raw = self.http.send(request, stream=True)
+        try:
+            if not is_event_stream(raw):
+                raw.read()
+                return decode(raw)
+            receiver = EventReceiver(feed, raw)
+            for chunk in raw.iter_bytes():
+                receiver.write(chunk)
+            return receiver.answer()
+        finally:
+            raw.close()
 
     def _download(self, request: httpx.Request, target: Download) -> Response:
         raw = self.http.send(request, stream=True)
@@ -168,11 +214,26 @@ class AsyncHTTPXTransport:
     async def send(self, req: Request, headers: dict[str, str]) -> Response | SendError:
         request = build(self.http, req, headers, self.connect_timeout)
         try:
+            if req.events is not None:
+                return await self._events(request, req.events)
             if req.download is None:
                 return decode(await self.http.send(request))
             return await self._download(request, req.download)
         except httpx.HTTPError as exc:
             return send_error(exc)
+
+    async def _events(self, request: httpx.Request, feed: EventFeed) -> Response | SendError:
+        raw = await self.http.send(request, stream=True)
+        try:
+            if not is_event_stream(raw):
+                await raw.aread()
+                return decode(raw)
+            receiver = EventReceiver(feed, raw)
+            async for chunk in raw.aiter_bytes():
+                receiver.write(chunk)
+            return receiver.answer()
+        finally:
+            await raw.aclose()
 
     async def _download(self, request: httpx.Request, target: Download) -> Response:
         raw = await self.http.send(request, stream=True)
