@@ -9,10 +9,16 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-from remote_kernel import errors
-from remote_kernel.client import AsyncSessionPoolClient, ExecutionResult, SessionPoolClient
+from remote_kernel import errors, wire
+from remote_kernel.client import (
+    AsyncSessionPoolClient,
+    ExecutionEvent,
+    ExecutionResult,
+    SessionPoolClient,
+)
 from remote_kernel.client.messages import Step
 from remote_kernel.client.methods import ClientMethods
 from remote_kernel.client.operations import Protocol
@@ -186,8 +192,12 @@ class RemoteSession:
         code: str,
         timeout: float | None,
         execution_id: str | None,
+        on_event: Callable[[ExecutionEvent], None] | None = None,
     ) -> Step:
-        """Run ``code`` in the current session: probe, execution and marker in one step."""
+        """Run ``code`` in the current session: probe, execution and marker in one step.
+
+        ``on_event``: the run's outputs as they happen, where the pool streams.
+        """
         session = self.session_id
         lost = False
         if self._needs_probe(session):
@@ -195,9 +205,13 @@ class RemoteSession:
             lost = self._probe_says_lost(session, probe)
         self._sent.add(session)
         try:
-            result = yield from protocol.execute(
-                code, session, timeout=timeout, execution_id=execution_id
-            )
+            if on_event is None:
+                run = protocol.execute(code, session, timeout=timeout, execution_id=execution_id)
+            else:
+                run = protocol.execute_streamed(
+                    code, session, on_event, timeout=timeout, execution_id=execution_id
+                )
+            result = yield from run
         except errors.RemoteKernelError as exc:
             self._on_error(session, exc)
             raise
@@ -207,16 +221,33 @@ class RemoteSession:
         return result
 
     def execute(
-        self, code: str, *, timeout: float | None = None, execution_id: str | None = None
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        execution_id: str | None = None,
+        on_event: Callable[[ExecutionEvent], None] | None = None,
     ) -> ExecutionResult:
         client = self.client
-        return client.run(self._execute_step(client.protocol, code, timeout, execution_id))
+        step = self._execute_step(client.protocol, code, timeout, execution_id, on_event)
+        return client.run(step)
 
     async def aexecute(
-        self, code: str, *, timeout: float | None = None, execution_id: str | None = None
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        execution_id: str | None = None,
+        on_event: Callable[[ExecutionEvent], None] | None = None,
     ) -> ExecutionResult:
         client = self.aclient
-        return await client.run(self._execute_step(client.protocol, code, timeout, execution_id))
+        step = self._execute_step(client.protocol, code, timeout, execution_id, on_event)
+        return await client.run(step)
+
+    def streams(self, *, asynchronous: bool = True) -> bool | None:
+        """Whether the pool streams output: True, False, or None while not yet known."""
+        features = (self.aclient if asynchronous else self.client).protocol.features
+        return None if features is None else wire.STREAM_FEATURE in features
 
     def cancel(self, execution_id: str) -> bool:
         return self.client.cancel_execution(execution_id, session=self.session_id)

@@ -37,6 +37,8 @@ class EventFeed:
 
     on_event: Callable[[ServerEvent], None]
     parser: EventParser = field(default_factory=EventParser)
+    #: An event stream answered (not a plain JSON body).
+    started: bool = False
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,9 @@ class ExecutionResult:
     session_created: bool | None = None
     #: True when the pool sent the full output list (not synthesised).
     full_outputs: bool = False
+    #: The outputs already reached ``on_event`` as they happened (a streamed run): a
+    #: front-end shows only the notices and the error from this result.
+    streamed: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

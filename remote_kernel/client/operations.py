@@ -186,6 +186,7 @@ class Protocol:
                 raise  # no id to resume by (a pool not known to take ours)
             response = yield self._resume_request(execution_id, session, feed, first.read_timeout)
         result = self.parse_execution(response, session)
+        result.streamed = feed.started
         if result.finished:
             return result
         return (yield from self._poll(result, session, self._timeout(timeout)))

@@ -103,6 +103,7 @@ class EventReceiver:
         self.feed = feed
         self.response = response
         self.result: Any = None
+        feed.started = True
 
     def write(self, chunk: bytes) -> None:
         for event in self.feed.parser.feed(chunk):
