@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from remote_kernel import variables
-from remote_kernel.client.models import ExecutionResult
+from remote_kernel.client.models import ExecutionEvent, ExecutionResult
 from remote_kernel.commands.hints import add_local_file_hint
 from remote_kernel.commands.parsing import check_timeout
 from remote_kernel.commands.push_pull import VariableCommands
@@ -38,10 +38,12 @@ class CellCommands(VariableCommands):
             self._require_namespace("-o NAME")
             code = variables.last_expression_code(code)
         timeout = check_timeout(timeout) or self.session.settings.execution_timeout
+        live = None if quiet else LiveOutputs(sink)
         with self._in_session(session):
-            result = self._execute(code, timeout)
+            result = self._execute(code, timeout, live)
             add_local_file_hint(result)  # the session cannot see this machine's files
-            outputs = [o for o in result.outputs if is_notice(o)] if quiet else result.outputs
+            shown = quiet or result.streamed or (live is not None and live.sent)
+            outputs = [o for o in result.outputs if is_notice(o)] if shown else result.outputs
             render_outputs(outputs, sink)
             if output_name is not None and result.ok:
                 values = self._pull([variables.LAST_VALUE_NAME], sink, "-o", drop=True)
@@ -60,3 +62,37 @@ class CellCommands(VariableCommands):
             yield
         finally:
             self.session.use_session(previous)
+
+
+class LiveOutputs:
+    """``on_event`` of a ``%%aca`` cell: each streamed output to the sink as it arrives.
+
+    Display updates and clears reach sinks that can show them (``update_display``,
+    ``clear_output``); the error waits for the result (a later event may replace it).
+    """
+
+    def __init__(self, sink: OutputSink) -> None:
+        self.sink = sink
+        #: Some output was shown live: the result's outputs must not be shown again.
+        self.sent = False
+
+    def __call__(self, event: ExecutionEvent) -> None:
+        content, sink = event.content, self.sink
+        display_id = (content.get("transient") or {}).get("display_id")
+        if event.kind == "stream":
+            sink.stream(str(content.get("name") or "stdout"), str(content.get("text") or ""))
+        elif event.kind in ("display_data", "execute_result"):
+            data, metadata = dict(content.get("data") or {}), dict(content.get("metadata") or {})
+            if display_id and hasattr(sink, "display_with_id"):
+                sink.display_with_id(data, metadata, display_id)
+            else:
+                sink.display(data, metadata, execute_result=event.kind == "execute_result")
+        elif event.kind == "update_display_data" and hasattr(sink, "update_display"):
+            sink.update_display(
+                dict(content.get("data") or {}), dict(content.get("metadata") or {}), display_id
+            )
+        elif event.kind == "clear_output" and hasattr(sink, "clear_output"):
+            sink.clear_output(bool(content.get("wait")))
+        else:
+            return
+        self.sent = True
