@@ -57,7 +57,7 @@ _VERSIONS = ", ".join(sorted(GEN1_API_VERSIONS | GEN2_API_VERSIONS))
 #: Routes anyone may read without the token: the API description holds no secret.
 _PUBLIC_PATHS = frozenset({"/openapi.json"})
 #: The extensions this pool speaks, on every answer (docs/protocol-extensions.md).
-FEATURES = ", ".join([wire.STREAM_FEATURE, wire.CANCEL_FEATURE])
+FEATURES = ", ".join([wire.STREAM_FEATURE, wire.STDIN_FEATURE, wire.CANCEL_FEATURE])
 
 
 # -- request helpers ---------------------------------------------------------------------
@@ -237,6 +237,7 @@ async def execute_gen2(request: Request) -> Response:
         execution_id=_execution_id(body),
         execution_type=_execution_type(body),
         stream=streaming.wants_stream(request.headers.get("accept")),
+        allow_stdin=body.get("allowStdin", True) is not False,
     )
     if execution.events is not None:
         return _event_stream(request, execution)
@@ -278,6 +279,17 @@ def _event_stream(request: Request, execution: Execution) -> Response:
         media_type=wire.EVENT_STREAM,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+async def answer_input(request: Request) -> Response:
+    """Extension: ``{"value": str}`` answers the ``input()`` a streamed execution waits in."""
+    ident, execution = _known_execution(request)
+    body = await _json_object(request)
+    value = body.get("value")
+    if not isinstance(value, str):
+        raise _invalid("'value' must be a string: the answer to input().")
+    await _pool(request).answer_input(ident, execution.id, value)
+    return Response(status_code=204)
 
 
 async def cancel_execution(request: Request) -> Response:
@@ -393,6 +405,7 @@ ROUTES = [
     Route("/executions", execute_gen2, methods=["POST"]),
     Route("/executions/{execution_id}", get_execution, methods=["GET"]),
     Route("/executions/{execution_id}/cancel", cancel_execution, methods=["POST"]),
+    Route("/executions/{execution_id}/input", answer_input, methods=["POST"]),
     Route("/files/upload", upload_file, methods=["POST"]),
     Route("/files", upload_file, methods=["POST"], name="upload_gen2"),
     Route("/files", list_files, methods=["GET"]),

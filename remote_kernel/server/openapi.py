@@ -76,6 +76,12 @@ _EXECUTE_BODY = {
             "description": "Extension: client-chosen execution id (lets a client cancel a "
             "synchronous run it is waiting for).",
         },
+        "allowStdin": {
+            "type": "boolean",
+            "description": "Extension, streamed requests only (default true): input() sends an "
+            "input_request event, answered by POST /executions/{id}/input; false: input() fails "
+            "at once, as in a request that is not streamed.",
+        },
     },
 }
 _UPLOAD_BODY = {
@@ -225,6 +231,10 @@ _ROUTES: list[tuple[str, str, str, list[dict[str, Any]], bool, str, dict[str, An
     ("post", "/executions/{execution_id}/cancel",
      "Extension: interrupt a running execution or drop a queued one (202 once finished).",
      [_EXEC_ID], True, "202", None),
+    ("post", "/executions/{execution_id}/input",
+     "Extension: answer the input() a streamed execution waits in ({value}); 204, or 409 "
+     "NotWaitingForInput.", [_EXEC_ID], True, "204",
+     {"content": {"application/json": {"schema": _obj(["value"], value=_STR)}}}),
     ("post", "/files/upload", "Upload (generation 1): {value: [{properties: {filename, size, lastModifiedTime}}]}.",
      [_PATH], True, "200", _UPLOAD_BODY),
     ("post", "/files", "Upload (generation 2): {name, sizeInBytes, lastModifiedAt, contentType, type}. 413 past the limit.",

@@ -212,3 +212,59 @@ def test_a_quiet_stream_sends_heartbeat_comments() -> None:
 
 def _q(sid: str) -> dict[str, str]:
     return {"api-version": GEN2, "identifier": sid}
+
+
+def test_input_is_asked_over_the_stream_and_answered_by_post(api: Api, sid: str) -> None:
+    code = "name = input('Name? ')\nprint('hello', name)\n"
+    body = {"code": code, "id": "asks-input"}
+    seen: list[ServerEvent] = []
+    with api.http.stream("POST", "/executions", params=_q(sid), json=body, headers=SSE) as response:
+        for event in events_of(response):
+            seen.append(event)
+            if event.event == "input_request":
+                assert event.json() == {"prompt": "Name? ", "password": False}
+                answer = api.request(
+                    "POST", "/executions/asks-input/input", sid, json={"value": "Ada"}
+                )
+                assert answer.status_code == 204, answer.text
+    assert seen[-1].json()["status"] == "Succeeded"
+    assert "hello Ada\n" in stream_text(seen)
+
+
+def test_getpass_asks_for_a_hidden_answer(api: Api, sid: str) -> None:
+    code = "import getpass\nsecret = getpass.getpass('Key: ')\nprint(len(secret))\n"
+    body = {"code": code, "id": "asks-secret"}
+    with api.http.stream("POST", "/executions", params=_q(sid), json=body, headers=SSE) as response:
+        events = []
+        for event in events_of(response):
+            events.append(event)
+            if event.event == "input_request":
+                assert event.json()["password"] is True
+                api.request("POST", "/executions/asks-secret/input", sid, json={"value": "s3cr3t"})
+    assert stream_text(events).endswith("6\n") and "s3cr3t" not in stream_text(events)
+
+
+def test_input_in_a_plain_request_fails_saying_what_it_needs(api: Api, sid: str) -> None:
+    body = api.run(sid, "input('x? ')")
+    assert body["status"] == "Failed"
+    error = body["result"]["error"]
+    assert error["ename"] == "StdinNotImplementedError"
+    assert "need a front-end that streams" in error["evalue"]
+
+
+def test_an_answer_nobody_asked_for_is_refused(api: Api, sid: str) -> None:
+    api.run(sid, "1", id="no-input")
+    answer = api.request("POST", "/executions/no-input/input", sid, json={"value": "x"})
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "NotWaitingForInput"
+    bad = api.request("POST", "/executions/no-input/input", sid, json={"value": 3})
+    assert bad.status_code == 400
+
+
+def test_no_answer_within_the_timeout_is_a_clear_error(api: Api, sid: str) -> None:
+    body = {"code": "input('never answered? ')", "timeoutInSeconds": 2}
+    with api.http.stream("POST", "/executions", params=_q(sid), json=body, headers=SSE) as response:
+        events = list(events_of(response))
+    assert "input_request" in [e.event for e in events]
+    error = events[-1].json()["result"]["error"]
+    assert error["ename"] == "TimeoutError" and "input()" in error["evalue"]
