@@ -193,6 +193,7 @@ class RemoteSession:
         timeout: float | None,
         execution_id: str | None,
         on_event: Callable[[ExecutionEvent], None] | None = None,
+        stdin: bool = True,
     ) -> Step:
         """Run ``code`` in the current session: probe, execution and marker in one step.
 
@@ -209,7 +210,7 @@ class RemoteSession:
                 run = protocol.execute(code, session, timeout=timeout, execution_id=execution_id)
             else:
                 run = protocol.execute_streamed(
-                    code, session, on_event, timeout=timeout, execution_id=execution_id
+                    code, session, on_event, timeout=timeout, execution_id=execution_id, stdin=stdin
                 )
             result = yield from run
         except errors.RemoteKernelError as exc:
@@ -239,10 +240,15 @@ class RemoteSession:
         timeout: float | None = None,
         execution_id: str | None = None,
         on_event: Callable[[ExecutionEvent], None] | None = None,
+        stdin: bool = True,
     ) -> ExecutionResult:
         client = self.aclient
-        step = self._execute_step(client.protocol, code, timeout, execution_id, on_event)
+        step = self._execute_step(client.protocol, code, timeout, execution_id, on_event, stdin)
         return await client.run(step)
+
+    async def aanswer_input(self, execution_id: str, value: str) -> None:
+        """Answer the ``input()`` the current session's streamed run waits in."""
+        await self.aclient.answer_input(execution_id, value, session=self.session_id)
 
     def streams(self, *, asynchronous: bool = True) -> bool | None:
         """Whether the pool streams output: True, False, or None while not yet known."""

@@ -161,8 +161,12 @@ class Protocol:
         *,
         timeout: Seconds = None,
         execution_id: str | None = None,
+        stdin: bool = True,
     ) -> Step:
         """Run code, handing each output event to ``on_event`` as the pool sends it.
+
+        ``stdin``: the caller answers ``input_request`` events (``answer_input``); when
+        False, a pool known to stream is told so and ``input()`` fails at once.
 
         A pool that cannot stream answers as usual (the events then never come; the
         result has them all). The request is sent once; a connection that breaks
@@ -175,6 +179,8 @@ class Protocol:
         if execution_id is None and self.features:  # a pool that takes our ids: resumable
             execution_id = str(uuid.uuid4())
         first = self.execute_request(code, session, timeout=timeout, execution_id=execution_id)
+        if not stdin and self.features:  # never an unknown field to a pool not known to stream
+            first = replace(first, json={**first.json, "allowStdin": False})
         accept = {"Accept": f"{wire.EVENT_STREAM}, application/json"}
         feed = EventFeed(lambda event: on_event(_execution_event(event)))
         try:
@@ -201,6 +207,19 @@ class Protocol:
             events=feed,
             read_timeout=read_timeout,
         )
+
+    def answer_input(self, execution_id: str, value: str, session: str) -> Step:
+        """Answer the ``input()`` a streamed execution waits in (an ``input_request`` event)."""
+        if not isinstance(value, str):
+            raise errors.ConfigurationError("The answer to input() must be a string.")
+        request = self._on_execution("POST", execution_id, session, "input")
+        response = yield replace(
+            request,
+            path=f"/executions/{seg(execution_id)}/input",
+            json={"value": value},
+            idempotent=False,
+        )
+        self.raise_for_status(response, "input", session=session)
 
     def start_execution(
         self, code: str, session: str, *, timeout: Seconds = None, execution_id: str | None = None

@@ -90,6 +90,7 @@ class RemoteKernel(Kernel, PoolSettings):
         #: The running cell's live outputs (a pool that streams).
         self._live: LiveCell | None = None
         self._live_silent = False
+        self._live_stdin = False
         #: The one-line "this pool cannot stream" note was given (once per kernel).
         self._said_not_streaming = False
 
@@ -187,7 +188,7 @@ class RemoteKernel(Kernel, PoolSettings):
         **kwargs: Any,
     ) -> dict[str, Any]:
         sink = KernelSink(self, silent=silent)
-        self._live, self._live_silent = None, silent
+        self._live, self._live_silent, self._live_stdin = None, silent, allow_stdin
         if not code.strip():
             return self._ok_reply()
         if store_history and not silent:
@@ -245,13 +246,25 @@ class RemoteKernel(Kernel, PoolSettings):
         from remote_kernel.commands.hints import add_local_file_hint
 
         remote = await self._remote_ready()
-        live = self._live = LiveCell(self, silent=self._live_silent)
+        answer = None
+        if self._live_stdin and execution_id is not None:
+            ran = execution_id
+
+            async def answer(value: str) -> None:
+                await remote.aanswer_input(ran, value)
+
+        live = self._live = LiveCell(self, silent=self._live_silent, answer=answer)
         note = self._note_when_slow(remote)
         try:
             result = await remote.aexecute(
-                code, execution_id=execution_id, timeout=timeout, on_event=live
+                code,
+                execution_id=execution_id,
+                timeout=timeout,
+                on_event=live,
+                stdin=answer is not None,
             )
         finally:
+            live.cancel()
             if note is not None:
                 note.cancel()
         add_local_file_hint(result)  # the session cannot see this machine's files

@@ -6,10 +6,17 @@ updates, ``clear_output(wait=True)`` animations and tqdm bars behave as in a
 local kernel. The cell's ``error`` is not sent here: a later event or the final
 result may replace it (an interrupt that became a timeout), so the kernel sends
 the one error from the result, as for a cell that did not stream.
+
+An ``input_request`` (the session's ``input()``/``getpass()``) goes to the
+front-end over the stdin channel when it allows stdin (``getpass`` hides the
+typing there), and the answer back to the session.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from remote_kernel.client.models import ExecutionEvent
@@ -27,17 +34,28 @@ NOT_STREAMING_NOTICE = (
 )
 
 
+#: ``answer(value)``: send the front-end's answer to the session's ``input()``.
+Answer = Callable[[str], Awaitable[None]]
+
+
 class LiveCell:
     """``on_event`` for one cell: forwards its events to the cell's front-end."""
 
-    def __init__(self, kernel: Any, *, silent: bool = False) -> None:
+    def __init__(self, kernel: Any, *, silent: bool = False, answer: Answer | None = None) -> None:
         self._kernel = kernel
         self._parent = kernel.get_parent("shell")
+        self._ident = getattr(kernel, "_parent_ident", {}).get("shell", b"")
         self._silent = silent
+        #: Set when the front-end allows stdin: input requests go to it.
+        self._answer = answer
+        self._asking: set[asyncio.Future[None]] = set()
         #: Some output went out live: the result's outputs must not be shown again.
         self.sent = False
 
     def __call__(self, event: ExecutionEvent) -> None:
+        if event.kind == "input_request":
+            self._ask(event.content)
+            return
         if event.kind not in _FORWARDED or self._silent:
             return
         content = dict(event.content)
@@ -54,3 +72,31 @@ class LiveCell:
             parent=self._parent,
             ident=kernel._topic(event.kind),
         )
+
+    def _ask(self, content: dict[str, Any]) -> None:
+        """The session waits in ``input()``: ask the front-end over stdin, send the answer."""
+        if self._answer is None:
+            return  # the request said no stdin; a pool that asks anyway times out clearly
+        task = asyncio.ensure_future(self._ask_front_end(content, self._answer))
+        self._asking.add(task)
+        task.add_done_callback(self._asking.discard)
+
+    async def _ask_front_end(self, content: dict[str, Any], answer: Answer) -> None:
+        # ipykernel's _input_request blocks until the reply: off the event loop.
+        ask = functools.partial(
+            self._kernel._input_request,
+            str(content.get("prompt", "")),
+            self._ident,
+            self._parent,
+            password=bool(content.get("password")),
+        )
+        try:
+            value = await asyncio.get_running_loop().run_in_executor(None, ask)
+            await answer(value)
+        except Exception as exc:  # the cell then ends with the pool's timeout error
+            self._kernel.log.warning("Answering the session's input() failed: %s", exc)
+
+    def cancel(self) -> None:
+        """The cell ended or was interrupted: stop sending answers."""
+        for task in list(self._asking):
+            task.cancel()
