@@ -156,20 +156,24 @@ async def sse_stream(
 
     ``log`` is None for an execution that was not streamed: only the result comes.
     """
-    yield b": remote-kernel execution stream\n\n"
     last = last_event_id
     while True:
+        # What is ready goes out as one write: a quick cell is one chunk, as a plain answer.
+        chunk: list[bytes] = []
         if log is not None:
             missed, events = log.read_after(last)
             if missed:
-                yield sse_event(last + missed, wire.GAP_EVENT, _json({"dropped": missed}))
+                chunk.append(sse_event(last + missed, wire.GAP_EVENT, _json({"dropped": missed})))
             for entry in events:
-                yield sse_event(entry.id, entry.msg_type, _json(entry.content))
+                chunk.append(sse_event(entry.id, entry.msg_type, _json(entry.content)))
                 last = entry.id
         finished = done.is_set() and (log is None or log.closed)
         if finished and (log is None or last >= log.last_id):
-            yield sse_event(last + 1, wire.RESULT_EVENT, final_body())
+            chunk.append(sse_event(last + 1, wire.RESULT_EVENT, final_body()))
+            yield b"".join(chunk)
             return
+        if chunk:
+            yield b"".join(chunk)
         if not await _quiet(log, done, heartbeat):
             yield b": heartbeat\n\n"
 
