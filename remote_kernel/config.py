@@ -1,18 +1,28 @@
-"""Settings shared by the kernel, the magics and the CLI.
+"""Settings shared by the kernel, the magics and the CLI, and their rules.
 
 Every setting is a trait of :class:`PoolSettings`. The kernel
 (``c.RemoteKernel.pool_endpoint``) and the magics (``c.AcaMagics.pool_endpoint``)
-subclass it, so ``c.PoolSettings.x`` sets both. Environment fallbacks are
-resolved here and nowhere else.
+subclass it, so ``c.PoolSettings.x`` sets both. Everything about a setting
+lives here and nowhere else: its environment fallbacks, what a valid value is
+(:func:`check_endpoint`, :func:`check_api_version`, :func:`check_auth`, applied
+by the traits' validators and by the client, ``doctor`` and ``install`` to
+values that did not pass through a trait), what ``auth = "auto"`` stands for
+(:func:`resolve_auth`), and where a value came from (:func:`provenance`, shown
+by ``doctor`` and ``%aca_config``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-from traitlets import Bool, CaselessStrEnum, Float, Unicode, default, observe
+from traitlets import Bool, Float, TraitError, Unicode, default, observe, validate
 from traitlets.config import Configurable
+
+from remote_kernel.errors import ConfigurationError
 
 #: Generation 2 is the one API both pool types serve: custom-container pools
 #: only have the ``/executions`` routes, code-interpreter pools have both. The
@@ -32,6 +42,27 @@ AUTH_ENV = ("ACA_AUTH",)
 TOKEN_SCOPE = "https://dynamicsessions.io/.default"
 MAX_EXECUTION_TIMEOUT = 220.0
 
+#: How a client authenticates; ``auto`` (the default) picks one, see :func:`resolve_auth`.
+AUTH_MODES = ("auto", "azure", "token", "none")
+AUTH_MODES_TEXT = "auto, azure, token or none"
+
+ENDPOINT_HELP = (
+    "Find your pool's endpoint with `az containerapp sessionpool show -n POOL -g GROUP "
+    "--query properties.poolManagementEndpoint -o tsv` and set ACA_POOL_ENDPOINT to it, "
+    "or unset it to use the embedded local pool."
+)
+
+#: Setting -> (environment variables, first match wins; default).
+ENV_FALLBACKS: dict[str, tuple[tuple[str, ...], str]] = {
+    "pool_endpoint": (ENDPOINT_ENV, ""),
+    "api_version": (API_VERSION_ENV, DEFAULT_API_VERSION),
+    "auth": (AUTH_ENV, "auto"),
+    "token": (TOKEN_ENV, ""),
+    "session_id": (SESSION_ENV, ""),
+}
+#: Settings shown only as "set (hidden)" / "not set".
+SECRET_SETTINGS = frozenset({"token"})
+
 
 def env_first(names: tuple[str, ...], default_value: str = "") -> str:
     for name in names:
@@ -48,6 +79,121 @@ def is_generation1(api_version: str) -> bool:
 def is_loopback(endpoint: str) -> bool:
     host = (urlsplit(endpoint).hostname or "").lower()
     return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+# ----------------------------------------------------------------------- rules
+
+
+class InvalidSettingError(ConfigurationError, TraitError):
+    """A setting breaks its rule. Also a ``TraitError``, so a bad value in a Jupyter
+    config file ends the kernel's start with Jupyter's one-line "Bad config
+    encountered" message (as every other trait's bad value does), not a traceback."""
+
+
+def check_endpoint(value: str) -> str:
+    """``value`` without its trailing slash; empty stays empty (the embedded pool).
+
+    The one rule for an endpoint, wherever it comes from: an http(s) URL with a
+    host (http only makes sense for a local pool, but a proxy may need it).
+    """
+    endpoint = (value or "").strip().rstrip("/")
+    if not endpoint:
+        return ""
+    parts = urlsplit(endpoint)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in endpoint)
+    ):
+        raise InvalidSettingError(
+            f"Invalid endpoint {value!r}: expected an http(s) URL such as "
+            "https://<region>.dynamicsessions.io/subscriptions/.../sessionPools/<pool>.",
+            fix=ENDPOINT_HELP,
+        )
+    return endpoint
+
+
+def check_api_version(value: str) -> str:
+    """``value`` if it is an api-version this package speaks."""
+    if value not in KNOWN_API_VERSIONS:
+        raise InvalidSettingError(
+            f"unknown api_version {value!r} (the api-version sent to the pool).",
+            fix=f"Use one of: {', '.join(sorted(KNOWN_API_VERSIONS))}.",
+        )
+    return value
+
+
+def check_auth(value: str) -> str:
+    """``value`` lower-cased, if it is one of :data:`AUTH_MODES`."""
+    mode = (value or "").strip().lower()
+    if mode not in AUTH_MODES:
+        raise InvalidSettingError(
+            f"unknown auth mode {value!r}: auth must be {AUTH_MODES_TEXT}.",
+            fix=f"Set ACA_AUTH (or c.PoolSettings.auth) to {AUTH_MODES_TEXT}.",
+        )
+    return mode
+
+
+def resolve_auth(mode: str, *, token: str | None, endpoint: str, credential: bool = False) -> str:
+    """The auth mode ``auto`` stands for; any other mode stands for itself.
+
+    A credential object asked for means azure; a static token means token; the
+    embedded pool (no endpoint) and a loopback endpoint need none; anything
+    else is Azure, through DefaultAzureCredential.
+    """
+    if mode != "auto":
+        return mode
+    if credential:
+        return "azure"
+    if token:
+        return "token"
+    if not endpoint or is_loopback(endpoint):
+        return "none"
+    return "azure"
+
+
+# ------------------------------------------------------------------ provenance
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """A setting's value and where it came from (a config file, an environment
+    variable, ``%aca_config``, the default), as ``doctor`` and ``%aca_config`` show it."""
+
+    value: str
+    source: str
+
+    def shown(self, name: str) -> str:
+        """The value, or only whether it is set for a secret (the token)."""
+        if name in SECRET_SETTINGS:
+            return "set (hidden)" if self.value else "not set"
+        return self.value
+
+
+def provenance(
+    name: str,
+    explicit: Sequence[Mapping[str, Provenance]] = (),
+    env_layers: Sequence[tuple[str, Mapping[str, str]]] = (),
+) -> Provenance:
+    """Where setting ``name`` comes from, in the order the kernel applies them.
+
+    First the ``explicit`` layers that set it (``--endpoint``, ``%aca_config``, a
+    config file; highest priority first; one that sets "" still wins, with the
+    default as value), then its environment variables in each of ``env_layers``
+    (``(label, environ)``; the process environment when none is given), then its
+    default.
+    """
+    names, fallback = ENV_FALLBACKS.get(name, ((), ""))
+    for layer in explicit:
+        found = layer.get(name)
+        if found is not None:  # set, even to "": a trait beats its env fallback
+            return found if found.value else Provenance(fallback, found.source)
+    for label, env in env_layers or (("the environment", os.environ),):
+        for var in names:
+            value = str(env.get(var, "")).strip()
+            if value:
+                return Provenance(value, f"{var} from {label}")
+    return Provenance(fallback, "default")
 
 
 class PoolSettings(Configurable):
@@ -69,8 +215,7 @@ class PoolSettings(Configurable):
         "so two notebooks never share state by accident. Env: ACA_SESSION_ID.",
     ).tag(config=True)
 
-    auth = CaselessStrEnum(
-        ["auto", "azure", "token", "none"],
+    auth = Unicode(
         help="auto: a static token if one is set, none for a loopback endpoint, "
         "otherwise azure-identity's DefaultAzureCredential. Env: ACA_AUTH.",
     ).tag(config=True)
@@ -121,35 +266,80 @@ class PoolSettings(Configurable):
         "so they have its packages. Empty: the interpreter running the kernel or IPython.",
     ).tag(config=True)
 
+    # Environment fallbacks are not validated here (traitlets does not validate
+    # defaults): the client checks them with the same rules when it is built, so a
+    # bad variable is a one-line error in the first cell, not a kernel that won't start.
     @default("pool_endpoint")
     def _default_endpoint(self) -> str:
-        return env_first(ENDPOINT_ENV).rstrip("/")
+        return self._env_fallback("pool_endpoint").rstrip("/")
 
     @default("api_version")
     def _default_api_version(self) -> str:
-        return env_first(API_VERSION_ENV, DEFAULT_API_VERSION)
+        return self._env_fallback("api_version")
 
     @default("session_id")
     def _default_session_id(self) -> str:
-        return env_first(SESSION_ENV)
+        return self._env_fallback("session_id")
 
     @default("auth")
     def _default_auth(self) -> str:
-        return env_first(AUTH_ENV, "auto")
+        return self._env_fallback("auth").lower()
 
     @default("token")
     def _default_token(self) -> str:
-        return env_first(TOKEN_ENV)
+        return self._env_fallback("token")
+
+    @staticmethod
+    def _env_fallback(name: str) -> str:
+        names, fallback = ENV_FALLBACKS[name]
+        return env_first(names, fallback)
+
+    @validate("pool_endpoint")
+    def _valid_endpoint(self, proposal: dict[str, Any]) -> str:
+        return check_endpoint(proposal["value"])
+
+    @validate("api_version")
+    def _valid_api_version(self, proposal: dict[str, Any]) -> str:
+        return check_api_version(proposal["value"])
+
+    @validate("auth")
+    def _valid_auth(self, proposal: dict[str, Any]) -> str:
+        return check_auth(proposal["value"])
 
     def resolved_auth(self, endpoint: str | None = None) -> str:
         """The auth mode ``auto`` stands for, given the endpoint in use."""
-        if self.auth != "auto":
-            return self.auth
-        if self.token:
-            return "token"
-        if is_loopback(endpoint if endpoint is not None else self.pool_endpoint):
-            return "none"
-        return "azure"
+        return resolve_auth(
+            self.auth,
+            token=self.token,
+            endpoint=self.pool_endpoint if endpoint is None else endpoint,
+        )
+
+    def assign(self, name: str, value: Any, source: str) -> None:
+        """Set ``name`` (validated by its trait) and remember who set it, for :meth:`provenance`."""
+        setattr(self, name, value)
+        self._assigned()[name] = Provenance(str(value), source)
+
+    def _assigned(self) -> dict[str, Provenance]:
+        if not hasattr(self, "_assigned_by"):
+            self._assigned_by: dict[str, Provenance] = {}
+        return self._assigned_by
+
+    def _config_layer(self, name: str) -> dict[str, Provenance]:
+        """``name`` as a config file set it; the most specific section wins, as in traitlets."""
+        for cls in type(self).__mro__:
+            section = cls.__name__
+            if section in self.config and name in self.config[section]:
+                value = str(self.config[section][name])
+                return {name: Provenance(value, f"c.{section}.{name} in a config file")}
+        return {}
+
+    def provenance(self, name: str) -> Provenance:
+        """The value of ``name`` in effect and where it came from."""
+        found = provenance(name, [self._assigned(), self._config_layer(name)])
+        value = str(getattr(self, name))
+        if found.value != value and found.source == "default" and name in ENV_FALLBACKS:
+            return Provenance(value, "set by the program")
+        return Provenance(value, found.source)
 
     def describe(self) -> dict[str, str]:
         """Settings safe to show a user: never the token."""
@@ -157,7 +347,7 @@ class PoolSettings(Configurable):
             "pool_endpoint": self.pool_endpoint or "(embedded local pool)",
             "api_version": self.api_version,
             "auth": self.resolved_auth(),
-            "token": "set (hidden)" if self.token else "not set",
+            "token": Provenance(self.token, "").shown("token"),
             "session_id": self.session_id or "(new per start)",
             "execution_timeout": f"{self.execution_timeout:g} s",
         }

@@ -1,14 +1,17 @@
 """Turn an :class:`ExecutionResult` into front-end outputs, the same way everywhere.
 
-The wrapper kernel and the magics both implement :class:`OutputSink` and call
-:func:`render_result`; neither interprets results on its own.
+The wrapper kernel and the magics both implement :class:`OutputSink`; the kernel
+calls :func:`render_result`, the ``%aca_*`` commands (which the magics run) call
+it, :func:`render_notices` or :func:`render_outputs` on a selection. Neither
+front-end interprets outputs on its own; the kernel only adds the error reply a
+failed result needs.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from remote_kernel.client.models import ExecutionResult
+from remote_kernel.client.models import ExecutionResult, Notice
 
 
 class OutputSink(Protocol):
@@ -44,6 +47,17 @@ def render_outputs(outputs: list[dict[str, Any]], sink: OutputSink) -> None:
             )
 
 
+def render_notices(notices: list[Notice], sink: OutputSink) -> None:
+    """Session notices as stderr text: seen in every front-end, apart from stdout."""
+    for notice in notices:
+        sink.stream("stderr", notice.text)
+
+
 def render_result(result: ExecutionResult, sink: OutputSink) -> None:
-    """Send every output of ``result`` to ``sink``, the error (if any) last, once."""
+    """Send ``result``'s notices, then its outputs in order, to ``sink``.
+
+    A failed result's ``error`` output is among the outputs; a front-end that must
+    also report the failure (the kernel's error reply) does that itself.
+    """
+    render_notices(result.notices, sink)
     render_outputs(result.outputs, sink)

@@ -21,6 +21,7 @@ from remote_kernel.client import (
 )
 from remote_kernel.client.messages import Step
 from remote_kernel.client.methods import ClientMethods
+from remote_kernel.client.models import Notice
 from remote_kernel.client.operations import Protocol
 from remote_kernel.config import PoolSettings
 from remote_kernel.identifiers import new_identifier, validate_identifier
@@ -35,6 +36,9 @@ LOST_STATE_NOTICE = (
     "or its interpreter was lost). Variables, imports and files from before are gone; "
     "re-run the cells that set them up.\n"
 )
+#: Notice kinds (``Notice.kind``).
+LOCAL_POOL = "local_pool"
+LOST_STATE = "lost_state"
 #: Azure's shortest cooldown is 300 s: after this much idle time, check the session.
 IDLE_PROBE_AFTER = 240.0
 MARKER = "_remote_kernel_session_marker"
@@ -56,7 +60,8 @@ class RemoteSession:
         configured = self.settings.session_id
         self._session_id = validate_identifier(configured) if configured else new_identifier()
         self._created: set[str] = set() if configured else {self._session_id}
-        self._notices: list[str] = []
+        #: Notices not shown yet: the next result (or %aca_* command) carries them.
+        self._notices: list[Notice] = []
         #: session id -> marker value, for pools that don't say when a session is new (Azure).
         self._markers: dict[str, str] = {}
         self._used: set[str] = set()
@@ -87,7 +92,7 @@ class RemoteSession:
             runtime=self.settings.local_pool_runtime,
             session_python=self.settings.local_pool_session_python or None,
         )
-        self._notices.append(LOCAL_POOL_NOTICE)
+        self._notices.append(Notice(LOCAL_POOL, LOCAL_POOL_NOTICE))
         return self._pool.url
 
     def _client_kwargs(self) -> dict[str, Any]:
@@ -140,12 +145,18 @@ class RemoteSession:
         with self._lock:
             self._session_id = validate_identifier(identifier)
 
-    def take_notices(self) -> list[str]:
+    def take_notices(self) -> list[Notice]:
         """One-time messages not yet shown (touches the endpoint, so the pool starts)."""
         _ = self.endpoint
         with self._lock:
             notices, self._notices = self._notices, []
             return notices
+
+    def defer_notices(self, notices: list[Notice]) -> None:
+        """Give back notices a hidden call received (completion, silent code), so the
+        next result or command shows them first instead of losing them."""
+        with self._lock:
+            self._notices[:0] = notices
 
     # --------------------------------------------------------------- execution
     def _needs_probe(self, session: str) -> bool:
@@ -171,11 +182,8 @@ class RemoteSession:
         self._used.add(session)
         notices = self.take_notices()
         if lost:
-            notices.append(LOST_STATE_NOTICE.format(session=session))
-        if notices:
-            result.outputs[:0] = [
-                {"output_type": "stream", "name": "stderr", "text": n} for n in notices
-            ]
+            notices.append(Notice(LOST_STATE, LOST_STATE_NOTICE.format(session=session)))
+        result.notices[:0] = notices
         if result.session_created is None and (lost or session not in self._markers):
             self._markers[session] = secrets.token_hex(8)
             return f"{MARKER} = {self._markers[session]!r}"

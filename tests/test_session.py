@@ -5,16 +5,19 @@ from __future__ import annotations
 import pytest
 
 from remote_kernel import errors
+from remote_kernel.client.models import Notice
 from remote_kernel.config import PoolSettings
-from remote_kernel.session import LOCAL_POOL_NOTICE, RemoteSession
+from remote_kernel.session import LOCAL_POOL, LOCAL_POOL_NOTICE, LOST_STATE, RemoteSession
 
 
 def settings_for(pool, **kw):
     return PoolSettings(pool_endpoint=pool.url, token=pool.token, **kw)
 
 
-def stderr_texts(result):
-    return [o["text"] for o in result.outputs if o.get("name") == "stderr"]
+def notice_kinds(result):
+    """The typed notices; a notice is never one of the cell's own outputs."""
+    assert not any(o.get("name") == "stderr" for o in result.outputs)
+    return [n.kind for n in result.notices]
 
 
 def test_fresh_identifier_per_session_object(local_pool):
@@ -28,9 +31,10 @@ def test_lost_state_warning_from_session_created(local_pool):
         assert rs.execute("v = 1").ok
         rs.client.delete_session(rs.session_id)  # as a cooldown would
         result = rs.execute("print('next')")
-        assert any("recycled" in t for t in stderr_texts(result))
-        assert result.outputs[0]["name"] == "stderr"  # the warning comes first
-        assert not any("recycled" in t for t in stderr_texts(rs.execute("1")))
+        assert notice_kinds(result) == [LOST_STATE]
+        assert "recycled" in result.notices[0].text and rs.session_id in result.notices[0].text
+        assert result.stdout == "next\n"
+        assert notice_kinds(rs.execute("1")) == []
     finally:
         rs.close()
 
@@ -47,9 +51,9 @@ def test_lost_state_probe_when_pool_does_not_say(local_pool, monkeypatch):
     monkeypatch.setattr(rs.client.protocol, "parse_execution", azure_like)
     try:
         rs.execute("v = 1")
-        assert not any("recycled" in t for t in stderr_texts(rs.execute("v")))
+        assert notice_kinds(rs.execute("v")) == []
         rs.client.delete_session(rs.session_id)
-        assert any("recycled" in t for t in stderr_texts(rs.execute("2")))
+        assert notice_kinds(rs.execute("2")) == [LOST_STATE]
     finally:
         rs.close()
 
@@ -67,8 +71,8 @@ def test_embedded_pool_started_announced_once_and_stopped():
     rs = RemoteSession(PoolSettings(pool_endpoint=""))
     try:
         first = rs.execute("print('hi')")
-        assert stderr_texts(first) == [LOCAL_POOL_NOTICE]
-        assert stderr_texts(rs.execute("print('again')")) == []
+        assert first.notices == [Notice(LOCAL_POOL, LOCAL_POOL_NOTICE)]
+        assert notice_kinds(rs.execute("print('again')")) == []
         assert rs.is_local and rs.client.auth_mode == "token"
         url = rs.endpoint
     finally:
@@ -77,6 +81,21 @@ def test_embedded_pool_started_announced_once_and_stopped():
 
     with pytest.raises(httpx.ConnectError):
         httpx.get(url + "/listSessions", timeout=2)
+
+
+def test_deferred_notices_come_with_the_next_result(local_pool):
+    """A hidden call (completion, silent code) gives its notices back; the next shows them."""
+    rs = RemoteSession(settings_for(local_pool))
+    try:
+        assert rs.execute("v = 1").ok
+        rs.client.delete_session(rs.session_id)
+        hidden = rs.execute("1")
+        assert notice_kinds(hidden) == [LOST_STATE]
+        rs.defer_notices(hidden.notices)
+        assert rs.execute("2").notices == hidden.notices
+        assert notice_kinds(rs.execute("3")) == []
+    finally:
+        rs.close()
 
 
 def test_close_deletes_the_session_it_created(local_pool):

@@ -30,22 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from remote_kernel.config import (
-    API_VERSION_ENV,
-    AUTH_ENV,
-    DEFAULT_API_VERSION,
-    ENDPOINT_ENV,
+    ENDPOINT_HELP,
     KNOWN_API_VERSIONS,
-    SESSION_ENV,
-    TOKEN_ENV,
     TOKEN_SCOPE,
+    Provenance,
+    check_auth,
     is_loopback,
+    provenance,
+    resolve_auth,
 )
-
-ENDPOINT_HELP = (
-    "Find your pool's endpoint with `az containerapp sessionpool show -n POOL -g GROUP "
-    "--query properties.poolManagementEndpoint -o tsv` and set ACA_POOL_ENDPOINT to it, "
-    "or unset it to use the embedded local pool."
-)
+from remote_kernel.config import check_endpoint as valid_endpoint
 
 
 @dataclass
@@ -110,16 +104,6 @@ def _kernelspec(name: str) -> tuple[Path | None, dict[str, Any] | None]:
     return Path(found), spec if isinstance(spec, dict) else None
 
 
-def _first(names: tuple[str, ...], layers: list[tuple[str, Mapping[str, str]]]) -> tuple[str, str]:
-    """The first non-empty value of ``names`` across ``layers``, and where it came from."""
-    for label, env in layers:
-        for name in names:
-            value = str(env.get(name, "")).strip()
-            if value:
-                return value, f"{name} from {label}"
-    return "", "default"
-
-
 #: Settings keys -> the PoolSettings trait a Jupyter config file sets.
 _TRAITS = {
     "endpoint": "pool_endpoint",
@@ -130,16 +114,16 @@ _TRAITS = {
 }
 
 
-def kernel_config() -> tuple[dict[str, tuple[str, str]], list[str]]:
+def kernel_config() -> tuple[dict[str, Provenance], list[str]]:
     """Settings from the config files the kernel reads (``ipython_kernel_config.py`` and
     ``ipython_config.py`` in the IPython profile and the system/environment config dirs):
-    key -> (value, source), and the files that could not be read."""
+    trait -> value and source, and the files that could not be read."""
     from IPython.core.application import ENV_CONFIG_DIRS, SYSTEM_CONFIG_DIRS
     from IPython.paths import get_ipython_dir
     from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
 
     profile = os.path.join(get_ipython_dir(), "profile_default")
-    found: dict[str, tuple[str, str]] = {}
+    found: dict[str, Provenance] = {}
     broken: list[str] = []
     # Lowest priority first; a later file overrides an earlier one, as in IPython.
     for directory in [*reversed(SYSTEM_CONFIG_DIRS), *reversed(ENV_CONFIG_DIRS), profile]:
@@ -156,75 +140,65 @@ def kernel_config() -> tuple[dict[str, tuple[str, str]], list[str]]:
                 for section in ("PoolSettings", "RemoteKernel"):  # the subclass wins
                     if section not in config:
                         continue
-                    for key, trait in _TRAITS.items():
+                    for trait in _TRAITS.values():
                         if trait in config[section]:
                             value = str(config[section][trait]).strip()
-                            found[key] = (value, f"c.{section}.{trait} in {path}")
+                            found[trait] = Provenance(value, f"c.{section}.{trait} in {path}")
     return found, broken
 
 
 def effective_settings(
     endpoint_flag: str,
     kernelspec_env: Mapping[str, str],
-    config: Mapping[str, tuple[str, str]] | None = None,
+    config: Mapping[str, Provenance] | None = None,
 ) -> Effective:
     """What the kernel would use: ``--endpoint``; then a Jupyter config file's
     ``c.RemoteKernel.*`` (traits beat their env fallbacks); then the kernelspec's env
     (jupyter_client puts it over the process env); then the environment; then defaults."""
-    config = config or {}
+    flag = {"pool_endpoint": Provenance(endpoint_flag, "--endpoint")} if endpoint_flag else {}
+    explicit = [flag, config or {}]
     layers = [("the kernelspec", kernelspec_env), ("the environment", os.environ)]
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
-    for key, names, default in (
-        ("endpoint", ENDPOINT_ENV, ""),
-        ("api_version", API_VERSION_ENV, DEFAULT_API_VERSION),
-        ("auth", AUTH_ENV, "auto"),
-        ("token", TOKEN_ENV, ""),
-        ("session_id", SESSION_ENV, ""),
-    ):
-        if key in config:
-            value, source = config[key]
-        else:
-            value, source = _first(names, layers)
-        values[key], sources[key] = (value or default), source
-    if endpoint_flag:
-        values["endpoint"], sources["endpoint"] = endpoint_flag, "--endpoint"
+    for key, trait in _TRAITS.items():
+        found = provenance(trait, explicit, layers)
+        values[key], sources[key] = found.value, found.source
     values["endpoint"] = values["endpoint"].rstrip("/")
     return Effective(values, sources, dict(kernelspec_env))
 
 
 def resolved_auth(values: Mapping[str, str]) -> str:
+    """The auth mode in effect for the checked settings (``auto`` resolved)."""
     auth = values["auth"].lower()
-    if auth != "auto":
-        return auth
-    if values["token"]:
-        return "token"
-    if not values["endpoint"] or is_loopback(values["endpoint"]):
-        return "none"
-    return "azure"
+    return resolve_auth(auth, token=values["token"], endpoint=values["endpoint"])
+
+
+def _passes(rule: Any, value: str, problems: list[str], fixes: list[str]) -> bool:
+    """Apply one of the settings' own rules; a failure becomes a problem and its fix."""
+    from remote_kernel.errors import ConfigurationError
+
+    try:
+        rule(value)
+    except ConfigurationError as exc:
+        problems.append(exc.message)
+        fixes.append(exc.fix)
+        return False
+    return True
 
 
 def check_configuration(eff: Effective) -> Check:
     from remote_kernel.errors import ConfigurationError
     from remote_kernel.identifiers import validate_identifier
-    from remote_kernel.kernel.spec import validate_endpoint
 
     v, s = eff.values, eff.sources
     problems: list[str] = []
     fixes: list[str] = []
-    if v["endpoint"]:
-        try:
-            validate_endpoint(v["endpoint"])
-        except ConfigurationError as exc:
-            problems.append(exc.message)
-            fixes.append(ENDPOINT_HELP)
+    _passes(valid_endpoint, v["endpoint"], problems, fixes)
     if v["api_version"] not in KNOWN_API_VERSIONS:
         problems.append(f"unknown api-version {v['api_version']!r}")
         fixes.append(f"Set ACA_API_VERSION to one of: {', '.join(sorted(KNOWN_API_VERSIONS))}.")
-    if v["auth"].lower() not in ("auto", "azure", "token", "none"):
-        problems.append(f"unknown auth mode {v['auth']!r}")
-        fixes.append("Set ACA_AUTH to auto, azure, token or none.")
-    elif v["auth"].lower() == "token" and not v["token"]:
+    auth_ok = _passes(check_auth, v["auth"], problems, fixes)
+    if auth_ok and v["auth"].lower() == "token" and not v["token"]:
         problems.append("auth is 'token' but no token is set")
         fixes.append("Set ACA_POOL_TOKEN, or ACA_AUTH=azure to use DefaultAzureCredential.")
     if v["session_id"]:

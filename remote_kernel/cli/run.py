@@ -13,6 +13,9 @@ kernelspec when there is one; otherwise the same spec is built in memory for thi
 interpreter, so the command works on a fresh machine before ``remote-kernel
 install`` was ever run. ``--endpoint`` reaches whichever kernel runs: the remote
 kernel and the magics alike.
+
+Several notebooks run as a batch (``run_many``), ``-p`` injects papermill-style
+parameters (``parameters``); one notebook keeps the form above.
 """
 
 from __future__ import annotations
@@ -50,7 +53,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "progress on stderr and write the executed notebook. Exits 1 when a cell fails "
         "(the partial notebook is still written), 2 on bad input.",
     )
-    parser.add_argument("notebook", metavar="NOTEBOOK", help="The .ipynb file to run.")
+    parser.add_argument(
+        "notebook",
+        metavar="NOTEBOOK",
+        nargs="+",
+        help="The .ipynb file to run; several run as a batch, each in its own session.",
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -80,6 +88,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Pool management endpoint for this run (over the kernelspec, the environment "
         "and config files). "
         "Default: the kernelspec's or the environment's, else the embedded local pool.",
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="With several notebooks: run N at a time (default 1; on the embedded local "
+        "pool at most its session limit).",
+    )
+    parser.add_argument(
+        "--output-dir",
+        metavar="D",
+        help="Write each executed notebook to D as NAME.out.ipynb (default: next to its input).",
+    )
+    parser.add_argument(
+        "-p",
+        "--parameters",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="Set a parameter, as papermill does: a cell tagged injected-parameters goes after "
+        "the cell tagged parameters (or first); VALUE is an int, float, True/False/None or text.",
     )
     parser.set_defaults(func=run_notebook)
 
@@ -137,9 +168,12 @@ def choose_kernel(nb: Any, requested: str | None) -> tuple[str, str]:
     return DEFAULT_NAME, "the notebook names none"
 
 
-def _spec_manager(kernel: str, endpoint: str, why: str = "--kernel") -> Any:
+def _spec_manager(
+    kernel: str, endpoint: str, why: str = "--kernel", extra_env: dict[str, str] | None = None
+) -> Any:
     """A KernelSpecManager that also knows the built-in remote-python spec, and applies
-    ``--endpoint`` to whichever spec is used (a spec's env wins over the process env)."""
+    ``--endpoint`` (and ``extra_env``) to whichever spec is used (a spec's env wins over
+    the process env)."""
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 
     from remote_kernel.kernel.spec import DEFAULT_NAME, SpecOptions, build_spec, template_dir
@@ -157,6 +191,8 @@ def _spec_manager(kernel: str, endpoint: str, why: str = "--kernel") -> Any:
                 )
             if endpoint:
                 spec.env = {**(spec.env or {}), "ACA_POOL_ENDPOINT": endpoint}
+            if extra_env:
+                spec.env = {**(spec.env or {}), **extra_env}
             return spec
 
     manager = RunSpecManager()
@@ -346,8 +382,17 @@ class CtrlC:
 
 
 def run_notebook(args: argparse.Namespace) -> int:
+    """``run``: one notebook as before, several as a batch (``run_many``)."""
+    from remote_kernel.cli.parameters import parse_parameters
+
+    try:
+        parameters = parse_parameters(args.parameters)
+    except ValueError as exc:
+        return _error(str(exc), USAGE_ERROR)
     if args.timeout is not None and args.timeout <= 0:
         return _error("--timeout must be a positive number of seconds", USAGE_ERROR)
+    if args.jobs < 1:
+        return _error("-j must be at least 1", USAGE_ERROR)
     if args.endpoint:
         from remote_kernel.errors import ConfigurationError
         from remote_kernel.kernel.spec import validate_endpoint
@@ -356,10 +401,26 @@ def run_notebook(args: argparse.Namespace) -> int:
             args.endpoint = validate_endpoint(args.endpoint)
         except ConfigurationError as exc:
             return _error(str(exc), USAGE_ERROR)
-    notebook = Path(args.notebook)
+    if len(args.notebook) > 1:
+        from remote_kernel.cli.run_many import run_many
+
+        return run_many(args, parameters)
+    return run_one(args, parameters)
+
+
+def run_one(args: argparse.Namespace, parameters: dict[str, Any]) -> int:
+    """One notebook, its cells' progress on stderr, the executed copy at ``-o``."""
+    from remote_kernel.cli.parameters import inject_parameters
+    from remote_kernel.cli.run_many import output_for
+
+    (notebook,) = map(Path, args.notebook)
     try:
         nb = read_notebook(notebook)
-        output = Path(args.output) if args.output else default_output(notebook)
+        inject_parameters(nb, parameters)
+        if args.output:
+            output = Path(args.output)
+        else:
+            output = output_for(notebook, Path(args.output_dir) if args.output_dir else None)
         if not output.parent.is_dir():
             raise ValueError(f"the output directory {output.parent} does not exist")
         args.kernel, why = choose_kernel(nb, args.kernel)

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from remote_kernel import errors
-from remote_kernel.config import TOKEN_SCOPE
+from remote_kernel.config import TOKEN_SCOPE, check_auth, resolve_auth
 
 #: Refresh this long before ``expires_on`` (Azure tokens live 60-90 min).
 REFRESH_MARGIN = 300.0
@@ -132,17 +132,15 @@ class CredentialAuth(Auth):
         return (self._token,) if self._token else ()
 
 
-def make_auth(mode: str, *, token: str | None = None, credential: Any = None) -> Auth:
-    if credential is not None and mode in ("auto", "azure"):
-        return CredentialAuth(credential)
-    if mode == "auto":
-        mode = "token" if token else "azure"
+def make_auth(
+    mode: str, *, endpoint: str, token: str | None = None, credential: Any = None
+) -> Auth:
+    """The :class:`Auth` for ``mode`` at ``endpoint`` (``auto`` as :func:`resolve_auth` says)."""
+    mode = resolve_auth(
+        check_auth(mode), token=token, endpoint=endpoint, credential=credential is not None
+    )
     if mode == "none":
         return Auth()
     if mode == "token":
         return StaticTokenAuth(token or "")
-    if mode == "azure":
-        return CredentialAuth(credential)
-    raise errors.ConfigurationError(
-        f"Unknown auth mode {mode!r}.", fix="Use one of: auto, azure, token, none."
-    )
+    return CredentialAuth(credential)

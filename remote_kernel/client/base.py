@@ -13,9 +13,14 @@ from typing import Any
 
 from remote_kernel import errors
 from remote_kernel.client.auth import Auth, make_auth
-from remote_kernel.client.error_map import ENDPOINT_FIX
 from remote_kernel.client.operations import Protocol
-from remote_kernel.config import DEFAULT_API_VERSION, KNOWN_API_VERSIONS, PoolSettings, is_loopback
+from remote_kernel.config import (
+    DEFAULT_API_VERSION,
+    ENDPOINT_HELP,
+    PoolSettings,
+    check_api_version,
+    check_endpoint,
+)
 
 
 class ClientBase:
@@ -32,25 +37,14 @@ class ClientBase:
         timeout: float = 220.0,
         connect_timeout: float = 10.0,
     ) -> None:
-        endpoint = (endpoint or "").strip().rstrip("/")
-        if not endpoint.startswith(("http://", "https://")):
-            raise errors.ConfigurationError(
-                f"Invalid pool endpoint {endpoint!r}: it must start with https:// "
-                "(or http:// for a local pool).",
-                fix=ENDPOINT_FIX,
-            )
-        if api_version not in KNOWN_API_VERSIONS:
-            raise errors.ConfigurationError(
-                f"Unknown api-version {api_version!r}.",
-                fix=f"Use one of: {', '.join(sorted(KNOWN_API_VERSIONS))}.",
-            )
+        endpoint = check_endpoint(endpoint)
+        if not endpoint:
+            raise errors.ConfigurationError("No pool endpoint given.", fix=ENDPOINT_HELP)
+        check_api_version(api_version)
         if isinstance(auth, Auth):
             self._auth = auth
         else:
-            mode = auth
-            if mode == "auto" and not token and credential is None and is_loopback(endpoint):
-                mode = "none"
-            self._auth = make_auth(mode, token=token, credential=credential)
+            self._auth = make_auth(auth, endpoint=endpoint, token=token, credential=credential)
         self.endpoint = endpoint
         self.api_version = api_version
         self.connect_timeout = float(connect_timeout)

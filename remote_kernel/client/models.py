@@ -38,6 +38,18 @@ class ErrorInfo:
     traceback: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Notice:
+    """Something the user must be told that the cell did not print (the embedded pool is
+    in use, the session's state was lost). Kept apart from ``outputs`` so a front-end
+    never has to recognise it in a cell's own stderr; every front-end shows it the same
+    way (:func:`remote_kernel.render.render_notices`)."""
+
+    #: ``"local_pool"`` or ``"lost_state"`` (:mod:`remote_kernel.session`).
+    kind: str
+    text: str
+
+
 @dataclass
 class ExecutionResult:
     """What one execution produced.
@@ -64,6 +76,8 @@ class ExecutionResult:
     session_created: bool | None = None
     #: True when the pool sent the full output list (not synthesised).
     full_outputs: bool = False
+    #: What the front-end must show before the outputs (filled by RemoteSession).
+    notices: list[Notice] = field(default_factory=list)
     #: The outputs already reached ``on_event`` as they happened (a streamed run): a
     #: front-end shows only the notices and the error from this result.
     streamed: bool = False

@@ -13,7 +13,7 @@ Modules, one job each:
 - :mod:`.catalog`: every command's usage and help text (``COMMANDS``).
 - :mod:`.parsing`: a line into a command and its arguments; usage errors.
 - :mod:`.output`: text lines, tables and timestamps through a sink.
-- :mod:`.results`: how a remote result looks locally (``%aca`` values, notices).
+- :mod:`.results`: how a remote result looks locally (``%aca`` values).
 - :mod:`.base`: the state every command group shares; running our remote scripts.
 - :mod:`.files`: ``%aca_upload``/``download``/``files``/``rm``.
 - :mod:`.sessions`: ``%aca_session``/``restart``/``packages``.
@@ -28,13 +28,12 @@ from remote_kernel.commands.dispatch import AcaCommands
 from remote_kernel.commands.files import split_remote
 from remote_kernel.commands.output import table
 from remote_kernel.commands.parsing import parse_line
-from remote_kernel.commands.results import RemoteValue, is_notice, line_value
+from remote_kernel.commands.results import RemoteValue, line_value
 
 __all__ = [
     "COMMANDS",
     "AcaCommands",
     "RemoteValue",
-    "is_notice",
     "line_value",
     "parse_line",
     "split_remote",

@@ -14,7 +14,7 @@ from typing import Any
 from remote_kernel import variables
 from remote_kernel.client.models import ExecutionEvent, ExecutionResult
 from remote_kernel.errors import RemoteKernelError, TransferError
-from remote_kernel.render import OutputSink, render_outputs
+from remote_kernel.render import OutputSink, render_notices, render_outputs
 from remote_kernel.session import RemoteSession
 from remote_kernel.transfer_progress import DEFAULT_PROGRESS_THRESHOLD
 
@@ -47,8 +47,7 @@ class CommandsBase:
 
     def emit_notices(self, sink: OutputSink) -> None:
         """Show one-time notices (e.g. the embedded pool just started) before a command's output."""
-        for notice in self.session.take_notices():
-            sink.stream("stderr", notice)
+        render_notices(self.session.take_notices(), sink)
 
     def _execute(
         self,
@@ -72,6 +71,7 @@ class CommandsBase:
     def _helper(self, code: str, sink: OutputSink, command: str) -> dict[str, Any]:
         """Run one of our remote scripts; show notices, return its JSON report."""
         result = self._execute(code, None)
+        render_notices(result.notices, sink)
         render_outputs(
             [
                 o

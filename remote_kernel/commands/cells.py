@@ -10,9 +10,8 @@ from remote_kernel.client.models import ExecutionEvent, ExecutionResult
 from remote_kernel.commands.hints import add_local_file_hint
 from remote_kernel.commands.parsing import check_timeout
 from remote_kernel.commands.push_pull import VariableCommands
-from remote_kernel.commands.results import is_notice
 from remote_kernel.identifiers import validate_identifier
-from remote_kernel.render import OutputSink, render_outputs
+from remote_kernel.render import OutputSink, render_notices, render_result
 
 
 class CellCommands(VariableCommands):
@@ -42,9 +41,10 @@ class CellCommands(VariableCommands):
         with self._in_session(session):
             result = self._execute(code, timeout, live)
             add_local_file_hint(result)  # the session cannot see this machine's files
-            shown = quiet or result.streamed or (live is not None and live.sent)
-            outputs = [o for o in result.outputs if is_notice(o)] if shown else result.outputs
-            render_outputs(outputs, sink)
+            if quiet or result.streamed or (live is not None and live.sent):
+                render_notices(result.notices, sink)  # the outputs were shown as they came
+            else:
+                render_result(result, sink)
             if output_name is not None and result.ok:
                 values = self._pull([variables.LAST_VALUE_NAME], sink, "-o", drop=True)
                 self._require_namespace("-o NAME")[output_name] = values[variables.LAST_VALUE_NAME]

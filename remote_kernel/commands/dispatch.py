@@ -24,14 +24,6 @@ class AcaCommands(FileCommands, SessionCommands, SettingsCommands, CellCommands)
     explain why they are not available.
     """
 
-    @staticmethod
-    def command_names() -> list[str]:
-        return list(COMMANDS)
-
-    @staticmethod
-    def help_text(name: str) -> str:
-        return COMMANDS[name].help
-
     def is_command(self, line: str) -> bool:
         return is_command_line(line)
 

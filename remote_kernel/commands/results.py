@@ -1,8 +1,4 @@
-"""How a remote result looks locally: ``%aca CODE``'s value, and session notices.
-
-Shared by the magics (the value of ``%aca CODE``, ``Out[n]`` of ``%%aca``) and
-the wrapper kernel (which tells notices apart from a cell's own stderr).
-"""
+"""How a remote result looks locally: ``%aca CODE``'s value, ``Out[n]`` of ``%%aca``."""
 
 from __future__ import annotations
 
@@ -10,10 +6,7 @@ import ast
 from typing import Any
 
 from remote_kernel.client.models import ExecutionResult
-from remote_kernel.session import LOCAL_POOL_NOTICE, LOST_STATE_NOTICE
 from remote_kernel.wire import is_image_result
-
-_NOTICE_PREFIXES = (LOCAL_POOL_NOTICE[:40], LOST_STATE_NOTICE.split("{", 1)[0])
 
 
 class RemoteValue:
@@ -66,14 +59,3 @@ def line_value(result: ExecutionResult) -> Any:
     if value is not None and not is_repr and not is_image:
         return value
     return RemoteValue(*bundle)  # type: ignore[misc]
-
-
-def is_notice(output: dict[str, Any]) -> bool:
-    """A notice RemoteSession put in front of a result (pool in use, state lost)."""
-    text = output.get("text", "")
-    text = "".join(text) if isinstance(text, list) else str(text)
-    return (
-        output.get("output_type") == "stream"
-        and output.get("name") == "stderr"
-        and text.startswith(_NOTICE_PREFIXES)
-    )

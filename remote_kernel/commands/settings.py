@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from typing import Any
 
 from remote_kernel.commands.base import CommandsBase
 from remote_kernel.commands.output import table, write_line
 from remote_kernel.commands.parsing import check_timeout
-from remote_kernel.config import KNOWN_API_VERSIONS
+from remote_kernel.config import check_api_version, check_auth, check_endpoint
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.identifiers import validate_identifier
 from remote_kernel.render import OutputSink
@@ -32,6 +32,13 @@ _CONFIG_ALIASES = {
     "timeout": "execution_timeout",
 }
 _REBUILD_KEYS = {"pool_endpoint", "api_version", "auth", "connect_timeout", "execution_timeout"}
+#: Settings whose rule lives with the setting (remote_kernel.config).
+_SETTING_CHECKS: dict[str, Callable[[str], str]] = {
+    "pool_endpoint": check_endpoint,
+    "api_version": check_api_version,
+    "auth": check_auth,
+}
+SET_HERE = "set by %aca_config"
 
 
 class SettingsCommands(CommandsBase):
@@ -39,8 +46,7 @@ class SettingsCommands(CommandsBase):
 
     def _cmd_config(self, args: list[str], sink: OutputSink) -> None:
         if not args:
-            rows = list(self.describe().items())
-            sink.display(table(("setting", "value"), rows), {})
+            sink.display(table(("setting", "value", "from"), self.describe_rows()), {})
             return
         changes = [self._parse_setting(arg) for arg in args]
         rebuild = False
@@ -54,16 +60,33 @@ class SettingsCommands(CommandsBase):
 
     def describe(self) -> dict[str, str]:
         """Everything %aca_config shows: never the token."""
-        info = self.session.settings.describe()
+        return {name: value for name, value, _ in self.describe_rows()}
+
+    def describe_rows(self) -> list[tuple[str, str, str]]:
+        """(setting, value, where it came from) for every setting; never the token."""
+        settings = self.session.settings
+        info = settings.describe()
         info["session_id"] = self.sid
-        if self.session.is_local:
+        local = self.session.is_local
+        if local:
             info["auth"] = "token (generated for the embedded pool)"
         info["progress_threshold"] = format_size(self.progress_threshold)
         info["max_variable_size"] = format_size(self.max_variable_size)
-        info["delete_session_on_shutdown"] = str(
-            self.session.settings.delete_session_on_shutdown
-        ).lower()
-        return info
+        info["delete_session_on_shutdown"] = str(settings.delete_session_on_shutdown).lower()
+        return [(name, value, self._source(name, local)) for name, value in info.items()]
+
+    def _source(self, name: str, local: bool) -> str:
+        """Where ``name``'s value came from (the settings' own provenance where it applies)."""
+        settings = self.session.settings
+        if name == "auth" and local:
+            return "the embedded pool"
+        if name == "session_id" and self.sid != settings.session_id:
+            return "%aca_session" if settings.session_id else "new per start or %aca_session"
+        if name in self._set_here:
+            return SET_HERE
+        if settings.has_trait(name):
+            return settings.provenance(name).source
+        return "default"
 
     def _parse_setting(self, arg: str) -> tuple[str, Any]:
         key, eq, raw = arg.partition("=")
@@ -81,16 +104,23 @@ class SettingsCommands(CommandsBase):
             )
         return key, _convert_setting(key, raw.strip())
 
+    @property
+    def _set_here(self) -> set[str]:
+        """The command-level settings (sizes) %aca_config changed."""
+        if not hasattr(self, "_set_here_names"):
+            self._set_here_names: set[str] = set()
+        return self._set_here_names
+
     def _apply_setting(self, key: str, value: Any) -> None:
         settings = self.session.settings
         if key in ("progress_threshold", "max_variable_size"):
             setattr(self, key, value)
-        elif key == "session_id":
+            self._set_here.add(key)
+            return
+        if key == "session_id":
             self.session.use_session(value)
             self._adopted.add(value)
-            settings.session_id = value
-        else:
-            setattr(settings, key, value)
+        settings.assign(key, value, SET_HERE)
 
 
 def _convert_setting(key: str, raw: str) -> Any:
@@ -113,25 +143,11 @@ def _convert_setting(key: str, raw: str) -> Any:
         if lowered not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
             raise ConfigurationError(f"%aca_config: {key} must be true or false, got {raw!r}.")
         return lowered in ("true", "yes", "1", "on")
-    if key == "pool_endpoint":
-        value = raw.rstrip("/")
-        if value and not re.match(r"^https?://[^/\s]+", value):
-            raise ConfigurationError(
-                f"%aca_config: pool_endpoint must be an http(s) URL (or empty for the local pool), got {raw!r}."
-            )
-        return value
-    if key == "api_version":
-        if raw not in KNOWN_API_VERSIONS:
-            raise ConfigurationError(
-                f"%aca_config: unknown api_version {raw!r}; known: {', '.join(sorted(KNOWN_API_VERSIONS))}."
-            )
-        return raw
-    if key == "auth":
-        if raw.lower() not in ("auto", "azure", "token", "none"):
-            raise ConfigurationError(
-                f"%aca_config: auth must be auto, azure, token or none, got {raw!r}."
-            )
-        return raw.lower()
+    if key in _SETTING_CHECKS:
+        try:
+            return _SETTING_CHECKS[key](raw)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"%aca_config: {exc.message}", fix=exc.fix) from None
     if key == "session_id":
         return validate_identifier(raw)
     raise ConfigurationError(f"%aca_config: unknown setting {key!r}.")  # pragma: no cover

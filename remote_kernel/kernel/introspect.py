@@ -31,6 +31,11 @@ _INSPECT = (
     "get_ipython().object_inspect_mime({name!r}, detail_level={detail!r})))"
 )
 
+_USER_EXPRESSIONS = (
+    "print({marker!r} + __import__('json').dumps("
+    "get_ipython().user_expressions({expressions!r}), default=str))"
+)
+
 #: What IPython turns ``name?`` / ``name??`` into.
 _PINFO = re.compile(r"^get_ipython\(\)\.run_line_magic\('(pinfo2?)', '([^'\\]+)'\)\s*$")
 
@@ -123,3 +128,23 @@ def inspection_reply(stdout: str) -> dict[str, Any]:
         return empty_inspection()
     bundle.pop("text/html", None)
     return {"status": "ok", "found": True, "data": bundle, "metadata": {}}
+
+
+def user_expressions_code(expressions: dict[str, str]) -> str:
+    """The remote statement evaluating an execute_request's ``user_expressions``."""
+    return _USER_EXPRESSIONS.format(marker=MARKER, expressions=dict(expressions))
+
+
+def failed_expressions(expressions: dict[str, str], reason: str) -> dict[str, Any]:
+    """One error result per expression: the spec wants a result for each name asked."""
+    error = {"status": "error", "ename": "RemoteError", "evalue": reason, "traceback": []}
+    return {name: dict(error) for name in expressions}
+
+
+def user_expressions_reply(stdout: str, expressions: dict[str, str]) -> dict[str, Any]:
+    """The ``user_expressions`` results the remote IPython printed (ValueError when absent)."""
+    values = parse_reply(stdout)
+    if not isinstance(values, dict):
+        raise ValueError("user_expressions reply is not a dict")
+    missing = failed_expressions(expressions, "The remote session returned no result.")
+    return {name: values.get(name, missing[name]) for name in expressions}

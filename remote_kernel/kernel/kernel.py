@@ -80,9 +80,6 @@ class RemoteKernel(Kernel, PoolSettings):
         self._warm_started = False
         self._commands: AcaCommands | None = None
         self._running = False
-        #: Session notices (local-pool note, lost-state warning) an introspection call
-        #: received: shown at the start of the next cell instead of being lost.
-        self._pending_notices: list[dict[str, Any]] = []
         self._main_loop: asyncio.AbstractEventLoop | None = None
         self._guard: CancelOnInterrupt | None = None
         #: This kernel's inputs (the remote IPython's history is not reachable over REST).
@@ -93,6 +90,16 @@ class RemoteKernel(Kernel, PoolSettings):
         self._live_stdin = False
         #: The one-line "this pool cannot stream" note was given (once per kernel).
         self._said_not_streaming = False
+
+    @property
+    def kernel_info(self) -> dict[str, Any]:  # type: ignore[override]
+        """No debugger here: ipykernel 7 advertises one whenever debugpy is importable."""
+        info = dict(super().kernel_info)
+        features = [f for f in info.get("supported_features", []) if f != "debugger"]
+        if "supported_features" in info:
+            info["supported_features"] = features
+        info["debugger"] = False
+        return info
 
     @property
     def banner(self) -> str:  # type: ignore[override]
@@ -189,8 +196,8 @@ class RemoteKernel(Kernel, PoolSettings):
     ) -> dict[str, Any]:
         sink = KernelSink(self, silent=silent)
         self._live, self._live_silent, self._live_stdin = None, silent, allow_stdin
-        if not code.strip():
-            return self._ok_reply()
+        if not code.strip():  # front-ends send "" with user_expressions to evaluate them
+            return await self._with_user_expressions(self._ok_reply(), user_expressions)
         if store_history and not silent:
             self.history.record(self.execution_count, code)
         try:
@@ -216,9 +223,10 @@ class RemoteKernel(Kernel, PoolSettings):
             exc = task.exception()
             if exc is not None:
                 return self._failed(sink, exc)
-            return self._reply_for(task.result(), sink)
+            reply = self._reply_for(task.result(), sink)
         finally:
             self._running = False
+        return await self._with_user_expressions(reply, user_expressions)
 
     def _reply_for(self, outcome: Any, sink: KernelSink) -> dict[str, Any]:
         """An ExecutionResult is rendered; a dict is the reply itself; None is success."""
@@ -283,16 +291,12 @@ class RemoteKernel(Kernel, PoolSettings):
         return asyncio.get_running_loop().call_later(NOT_STREAMING_AFTER, say)
 
     def _render(self, result: ExecutionResult, sink: KernelSink) -> dict[str, Any]:
-        from remote_kernel.commands.results import is_notice
-        from remote_kernel.render import render_outputs, render_result
+        from remote_kernel.render import render_notices, render_result
 
         if sink.silent:  # front-ends run silent set-up code first: keep notices for later
-            self._take_notices(result)
-        else:
-            self._show_notices(sink)
+            self.remote.defer_notices(result.notices)
         if result.streamed or (self._live is not None and self._live.sent):
-            # Its outputs went out as they happened: only the notices are new.
-            render_outputs([o for o in result.outputs if is_notice(o)], sink)
+            render_notices(result.notices, sink)  # its outputs went out as they happened
         else:
             render_result(result, sink)
         if sink.error_content is None and not result.ok:
@@ -304,13 +308,6 @@ class RemoteKernel(Kernel, PoolSettings):
                 sink.error("RemoteError", f"The remote execution ended with status {status}.", [])
         return self._ok_reply() if sink.error_content is None else sink.error_reply()
 
-    def _show_notices(self, sink: KernelSink) -> None:
-        """Notices an earlier hidden call received (completion, pager) come first."""
-        from remote_kernel.render import render_outputs
-
-        notices, self._pending_notices = self._pending_notices, []
-        render_outputs(notices, sink)
-
     def _ok_reply(self) -> dict[str, Any]:
         return {
             "status": "ok",
@@ -318,6 +315,41 @@ class RemoteKernel(Kernel, PoolSettings):
             "payload": [],
             "user_expressions": {},
         }
+
+    async def _with_user_expressions(
+        self, reply: dict[str, Any], expressions: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """An ok reply with a result for each requested user expression, evaluated remotely.
+
+        The spec wants one result per name; a failed evaluation is an error result.
+        """
+        if reply.get("status") != "ok" or not expressions:
+            return reply
+        try:
+            remote = await self._remote_ready()
+            code = introspect.user_expressions_code(expressions)
+            result = await remote.aexecute(code, execution_id=str(uuid.uuid4()))
+            self._take_notices(result)
+            if not result.ok:
+                raise ValueError("the remote evaluation failed")
+            values = introspect.user_expressions_reply(result.stdout, expressions)
+        except (RemoteKernelError, ValueError) as exc:
+            values = introspect.failed_expressions(expressions, str(exc))
+        return {**reply, "user_expressions": values}
+
+    def _send_abort_reply(self, stream: Any, msg: Any, idents: Any) -> None:
+        """An aborted ``execute_reply`` still carries ``execution_count`` (ipykernel 6 and 7
+        send ``status`` alone; front-ends read the count from every execute_reply)."""
+        if msg["header"]["msg_type"] != "execute_request" or not self.session:
+            super()._send_abort_reply(stream, msg, idents)
+            return
+        self.log.info("Aborting %s: execute_request", msg["header"]["msg_id"])
+        content = {"status": "aborted", "execution_count": self.execution_count}
+        metadata = self.finish_metadata(msg, self.init_metadata(msg), content)
+        metadata["status"] = "aborted"
+        self.session.send(
+            stream, "execute_reply", content, parent=msg, metadata=metadata, ident=idents
+        )
 
     def _failed(self, sink: KernelSink, exc: BaseException) -> dict[str, Any]:
         """Our own failure (pool unreachable, bad command...): one error, no Python traceback."""
@@ -380,11 +412,12 @@ class RemoteKernel(Kernel, PoolSettings):
 
     async def _run_pager(self, name: str, detail: int, sink: KernelSink) -> dict[str, Any]:
         """``name?``: the remote inspection, shown in the front-end's pager."""
+        from remote_kernel.render import render_notices
+
         remote = await self._remote_ready()
         code = introspect.inspect_name_code(name, detail)
         result = await remote.aexecute(code, execution_id=str(uuid.uuid4()))
-        self._take_notices(result)
-        self._show_notices(sink)
+        render_notices(result.notices, sink)
         try:
             reply = introspect.inspection_reply(result.stdout) if result.ok else None
         except ValueError:
@@ -515,17 +548,8 @@ class RemoteKernel(Kernel, PoolSettings):
     async def _run_cell_quietly(self, code: str, execution_id: str, timeout: float) -> str | None:
         remote = await self._remote_ready()
         result = await remote.aexecute(code, timeout=timeout, execution_id=execution_id)
-        self._take_notices(result)
+        remote.defer_notices(result.notices)  # the next cell shows them
         return result.stdout if result.ok else None
-
-    def _take_notices(self, result: ExecutionResult) -> None:
-        """Keep the session's notices from a call whose output is hidden (leading, stderr)."""
-        from remote_kernel.commands import is_notice
-
-        for out in result.outputs:
-            if not is_notice(out):
-                break
-            self._pending_notices.append(out)
 
     async def _on_main_loop(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await ``coro`` on the shell's loop (the async client belongs to it).

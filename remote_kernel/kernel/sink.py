@@ -60,6 +60,18 @@ class KernelSink:
         self._send("error", dict(self.error_content))
 
     def error_reply(self) -> dict[str, Any]:
-        """The ``execute_reply`` content for the error this sink sent."""
+        """The ``execute_reply`` content for the error this sink sent.
+
+        ``execution_count`` is in every execute_reply, whatever its status:
+        front-ends read it to number the next prompt (``jupyter console`` died
+        without it). ``user_expressions`` and ``payload`` are empty, as ipykernel
+        sends them, for front-ends that read them unconditionally.
+        """
         assert self.error_content is not None
-        return {"status": "error", **self.error_content}
+        return {
+            "status": "error",
+            "execution_count": self._kernel.execution_count,
+            **self.error_content,
+            "user_expressions": {},
+            "payload": [],
+        }

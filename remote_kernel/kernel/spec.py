@@ -16,7 +16,6 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.identifiers import validate_identifier
@@ -65,13 +64,13 @@ def validate_kernel_name(name: str) -> str:
 
 
 def validate_endpoint(endpoint: str) -> str:
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"Invalid endpoint {endpoint!r}: expected an http(s) URL such as "
-            "https://<region>.dynamicsessions.io/subscriptions/.../sessionPools/<pool>."
-        )
-    return endpoint.rstrip("/")
+    """An endpoint given on the command line: required here, and checked by the one rule."""
+    from remote_kernel.config import ENDPOINT_HELP, check_endpoint
+
+    checked = check_endpoint(endpoint)
+    if not checked:
+        raise ConfigurationError(f"Invalid endpoint {endpoint!r}: it is empty.", fix=ENDPOINT_HELP)
+    return checked
 
 
 @dataclass

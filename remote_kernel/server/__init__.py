@@ -9,6 +9,7 @@ it in the foreground. The modules, from the outside in:
 - ``shapes``: every response body; ``api_errors``: the error answer every layer raises.
 - ``pool``: sessions by identifier, executions, cooldown, prewarming.
 - ``files``: a session's file area (uploads, downloads, listings).
+- ``metadata``: ``GET /metadata``, what a session of this pool runs (asked of a runtime once).
 - ``mcp``: the pool's MCP server over HTTP (``serve --mcp``); ``mcp_protocol``: its
   messages as plain data; ``mcp_tools``: its tools, run in sessions;
   ``mcp_settings``: where its settings come from.

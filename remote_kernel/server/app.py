@@ -34,10 +34,10 @@ from remote_kernel.config import (
     MAX_EXECUTION_TIMEOUT,
     is_generation1,
 )
-from remote_kernel.errors import InvalidIdentifierError
-from remote_kernel.identifiers import is_valid_identifier
+from remote_kernel.identifiers import identifier_rule, is_valid_identifier
 from remote_kernel.server import files, shapes, streaming
 from remote_kernel.server.api_errors import ApiError, error_body
+from remote_kernel.server.metadata import pool_metadata
 from remote_kernel.server.openapi import openapi_document
 from remote_kernel.server.pool import (
     DEFAULT_MAX_OUTPUT_CHARS,
@@ -84,13 +84,14 @@ def generation(request: Request) -> int:
 
 
 def identifier(request: Request) -> str:
-    """The session ``identifier`` query parameter, checked against Azure's rules."""
+    """The session ``identifier`` query parameter, checked against its api-version's rule."""
     ident = request.query_params.get("identifier")
     if not ident:
         raise ApiError(400, "MissingIdentifier", "Add the query parameter identifier=<session>.")
-    if not is_valid_identifier(ident):
+    version = request.query_params.get("api-version")
+    if not is_valid_identifier(ident, version):
         raise ApiError(
-            400, "InvalidIdentifier", f"Invalid identifier {ident!r}. {InvalidIdentifierError.fix}"
+            400, "InvalidIdentifier", f"Invalid identifier {ident!r}. {identifier_rule(version)}"
         )
     return ident
 
@@ -306,21 +307,49 @@ async def cancel_execution(request: Request) -> Response:
 async def upload_file(request: Request) -> Response:
     """``POST /files/upload`` (gen 1) and ``POST /files`` (gen 2): multipart field ``file``."""
     gen, ident = _session_params(request)
+    path = request.query_params.get("path")
     async with _pool(request).using(ident) as (session, _):
         stored = await files.receive_upload(
-            request,
-            session.directory,
-            request.query_params.get("path"),
-            request.app.state.max_upload_bytes,
+            request, session.directory, path, request.app.state.max_upload_bytes
         )
-    return JSONResponse(shapes.upload_answer(stored, gen))
+        if gen == 1:
+            return JSONResponse(shapes.upload_answer(stored, gen))
+        folder = files.resolve_dir(session.directory, path)
+        entries = [files.entry(p, folder, session.directory) for p in stored]
+    return JSONResponse(entries[0] if len(entries) == 1 else entries)
+
+
+def _flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "false").lower()
+    if value not in ("true", "false"):
+        raise ApiError(400, "InvalidQueryParameter", f"{name} must be true or false.")
+    return value == "true"
+
+
+def _page(request: Request, items: list[Any]) -> tuple[list[Any], str | None]:
+    """One page of ``items`` (``skip``, ``maxpagesize``) and the link to the next, if any."""
+    params = request.query_params
+    offset, size = files.page_bounds(params.get("skip"), params.get("maxpagesize"))
+    if offset + size >= len(items):
+        return items[offset:], None
+    query = urlencode({**dict(params), "skip": str(offset + size)})
+    return items[offset : offset + size], f"{str(request.url).split('?')[0]}?{query}"
 
 
 async def list_files(request: Request) -> Response:
+    """``GET /files``: generation 2 adds folders, ``recursive=true``, ``directory``, paging."""
     gen, ident = _session_params(request)
+    recursive = _flag(request, "recursive")
     async with _pool(request).using(ident) as (session, _):
-        folder = files.resolve_dir(session.directory, request.query_params.get("path"))
-        return JSONResponse(shapes.file_list(files.list_dir(folder, session.directory), gen))
+        area = session.directory
+        folder = files.resolve_dir(area, request.query_params.get("path"))
+        if gen == 1:
+            return JSONResponse(shapes.file_list(files.list_dir(folder, area), gen))
+        entries, next_link = _page(request, files.walk(folder, area, recursive))
+        body: dict[str, Any] = {"value": [files.entry(p, folder, area) for p in entries]}
+    if next_link is not None:
+        body["nextLink"] = next_link
+    return JSONResponse(body)
 
 
 def _target(request: Request, session_dir: Path) -> Path:
@@ -334,7 +363,10 @@ async def file_metadata(request: Request) -> Response:
     gen, ident = _session_params(request)
     async with _pool(request).using(ident) as (session, _):
         target = _target(request, session.directory)
-        return JSONResponse(shapes.file_entry(target, gen))
+        if gen == 1:
+            return JSONResponse(shapes.file_entry(target, gen))
+        folder = files.resolve_dir(session.directory, request.query_params.get("path"))
+        return JSONResponse(files.entry(target, folder, session.directory))
 
 
 async def download_file(request: Request) -> Response:
@@ -344,7 +376,7 @@ async def download_file(request: Request) -> Response:
         target = _target(request, session.directory)
         if target.is_dir():
             raise ApiError(400, "IsADirectory", f"{request.path_params['name']!r} is a folder.")
-        return FileResponse(target, media_type="application/octet-stream")
+        return FileResponse(target, media_type=files.content_type(target))
 
 
 async def delete_file(request: Request) -> Response:
@@ -366,11 +398,23 @@ def _session_entries(request: Request) -> list[dict[str, Any]]:
 
 
 async def list_sessions(request: Request) -> Response:
-    return JSONResponse({"sessions": _session_entries(request)})
+    """``GET /listSessions``: pages by ``skip``; ``nextLink`` only when more follow."""
+    sessions, next_link = _page(request, _session_entries(request))
+    body: dict[str, Any] = {"sessions": sessions}
+    if next_link is not None:
+        body["nextLink"] = next_link
+    return JSONResponse(body)
 
 
 async def list_sessions_management(request: Request) -> Response:
-    return JSONResponse({"value": _session_entries(request), "nextLink": None})
+    sessions, next_link = _page(request, _session_entries(request))
+    return JSONResponse({"value": sessions, "nextLink": next_link})
+
+
+async def get_metadata(request: Request) -> Response:
+    """``GET /metadata`` (``SessionPoolMetadata_Get``): the sessions' runtime and packages."""
+    generation(request)
+    return JSONResponse(await pool_metadata(request.app.state, _pool(request)))
 
 
 async def get_session(request: Request) -> Response:
@@ -415,6 +459,7 @@ ROUTES = [
     Route("/files/{name:path}", delete_file, methods=["DELETE"]),
     Route("/listSessions", list_sessions, methods=["GET"]),
     Route("/.management/listSessions", list_sessions_management, methods=["GET"]),
+    Route("/metadata", get_metadata, methods=["GET"]),
     Route("/session", get_session, methods=["GET"]),
     Route("/session", delete_session, methods=["DELETE"], name="delete_session"),
     Route("/.management/stopSession", delete_session, methods=["POST"], name="stop_session"),

@@ -15,22 +15,30 @@ use does not grow with the file.
 from __future__ import annotations
 
 import contextlib
+import mimetypes
 import os
 import secrets
 import shutil
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from remote_kernel.server.api_errors import ApiError
+from remote_kernel.server.shapes import iso
 
 #: What Azure calls the file area; a ``path=`` under it means the area itself.
 MOUNT = "/mnt/data"
 _TEMP_PREFIX = ".rk-upload-"
+#: ``contentType`` of a folder and of a file whose extension names no type: what the
+#: 2025-10-02-preview example ``SessionResourceFiles_List_Recursive`` gives folders.
+OCTET_STREAM = "application/octet-stream"
+#: Entries per page of a file list when the client does not ask (``maxpagesize``).
+DEFAULT_PAGE_SIZE = 1000
 #: How much of an oversized body is read (and dropped) so the client sees the 413.
 DRAIN_EXTRA = _DRAIN_EXTRA = 16 * 1024 * 1024
 
@@ -46,8 +54,8 @@ def _segments(value: str, what: str) -> list[str]:
         raise _bad(f"The {what} {value!r} contains a backslash; use '/' between folders.")
     if value.startswith("/"):
         raise _bad(
-            f"The {what} {value!r} is absolute; give it relative to {MOUNT} "
-            f"(or starting with {MOUNT}/)."
+            f"The {what} {value!r} is outside {MOUNT}, the session's file area: give it "
+            f"relative to {MOUNT} (e.g. 'data/x.csv') or starting with {MOUNT}/."
         )
     parts = [p for p in value.split("/") if p]
     if any(p in (".", "..") for p in parts):
@@ -56,8 +64,11 @@ def _segments(value: str, what: str) -> list[str]:
 
 
 def _strip_mount(path: str) -> str:
+    """``/mnt/data/x`` -> ``x``; ``/`` (the spec's upload example) -> the area itself."""
     if path == MOUNT or path.startswith(MOUNT + "/"):
         return path[len(MOUNT) :].lstrip("/")
+    if path.strip("/") == "":
+        return ""
     return path
 
 
@@ -82,11 +93,19 @@ def resolve_dir(area: Path, path: str | None) -> Path:
 
 
 def resolve_file(area: Path, path: str | None, name: str) -> Path:
-    """The file ``name`` (may hold '/' for sub-folders) inside the ``path=`` folder."""
-    parts = _segments(name, "file name")
+    """The file ``name`` (may hold '/' for sub-folders) inside the ``path=`` folder.
+
+    A name starting with ``/mnt/data/`` is absolute: it names that file of the area
+    whatever ``path=`` says (LlamaIndex and Semantic Kernel upload with the multipart
+    filename ``/mnt/data/x.txt``).
+    """
+    if name.startswith(MOUNT + "/"):
+        folder, parts = area, _segments(_strip_mount(name), "file name")
+    else:
+        folder, parts = resolve_dir(area, path), _segments(name, "file name")
     if not parts:
         raise _bad("The file name is empty.")
-    return _inside(area, resolve_dir(area, path).joinpath(*parts))
+    return _inside(area, folder.joinpath(*parts))
 
 
 def existing(target: Path, name: str) -> Path:
@@ -110,6 +129,63 @@ def list_dir(directory: Path, area: Path | None = None) -> list[Path]:
         raise ApiError(404, "DirectoryNotFound", "That folder does not exist in this session.")
     area = area or directory
     return sorted((p for p in directory.iterdir() if _listable(area, p)), key=lambda p: p.name)
+
+
+def walk(directory: Path, area: Path, recursive: bool) -> list[Path]:
+    """Entries of ``directory``; with ``recursive`` every folder's entries after it.
+
+    Symlinked folders are listed but not entered (a link loop must not hang the list).
+    """
+    entries: list[Path] = []
+    for entry in list_dir(directory, area):
+        entries.append(entry)
+        if recursive and entry.is_dir() and not entry.is_symlink():
+            entries.extend(walk(entry, area, recursive))
+    return entries
+
+
+def content_type(path: Path) -> str:
+    """The type a download of ``path`` is served with, from its extension."""
+    if path.is_dir():
+        return OCTET_STREAM
+    return mimetypes.guess_type(path.name)[0] or OCTET_STREAM
+
+
+def entry(path: Path, folder: Path, area: Path) -> dict[str, Any]:
+    """A generation-2 ``SessionResourceFile``.
+
+    ``directory`` is the entry's folder relative to ``folder`` (the ``path=`` folder;
+    ``""`` for its own entries, as in the specification's list examples), or relative
+    to the ``area`` for a file named by an absolute ``/mnt/data/...`` name elsewhere.
+    Folders get the fields the specification's recursive example shows for them
+    (``contentType`` ``application/octet-stream``, their own size), never ``null``.
+    """
+    st = path.stat()
+    base = folder if path.parent.is_relative_to(folder) else area
+    parent = path.parent.relative_to(base).as_posix()
+    # Key order as the real service answers in the custom-container tutorial.
+    return {
+        "name": path.name,
+        "sizeInBytes": st.st_size,
+        "lastModifiedAt": iso(datetime.fromtimestamp(st.st_mtime, timezone.utc)),
+        "contentType": content_type(path),
+        "type": "Directory" if path.is_dir() else "File",
+        "directory": "" if parent == "." else parent,
+    }
+
+
+def page_bounds(skip: str | None, size: str | None) -> tuple[int, int]:
+    """(offset, page size) from the ``skip`` and ``maxpagesize`` query parameters."""
+    try:
+        offset = int(skip) if skip is not None else 0
+        limit = int(size) if size is not None else DEFAULT_PAGE_SIZE
+    except ValueError:
+        raise ApiError(
+            400, "InvalidPaging", "skip and maxpagesize must be whole numbers."
+        ) from None
+    if offset < 0 or limit < 1:
+        raise ApiError(400, "InvalidPaging", "skip must be >= 0 and maxpagesize >= 1.")
+    return offset, limit
 
 
 def remove(target: Path, name: str) -> None:

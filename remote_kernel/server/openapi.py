@@ -37,6 +37,13 @@ _PATH = {
     "schema": {"type": "string"},
 }
 _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+_RECURSIVE = {"name": "recursive", "in": "query", "required": False, "schema": {"type": "boolean"}}
+_PAGING = [
+    {"name": "skip", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
+    {"name": "maxpagesize", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1},
+     "description": "Extension: entries per page (default 1000); nextLink follows."},
+]  # fmt: skip
 _EXEC_ID = {"name": "execution_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _LAST_EVENT_ID = {
     "name": "Last-Event-ID",
@@ -150,8 +157,9 @@ _GEN2_FILE = _obj(
     name=_STR,
     sizeInBytes=_INT,
     lastModifiedAt=_STR,
-    contentType={"type": "string", "nullable": True},
+    contentType=_STR,
     type={"type": "string", "enum": ["File", "Directory"]},
+    directory=_STR,
 )
 _ANY_FILE = {"anyOf": [_GEN1_FILE, _GEN2_FILE]}
 _UPLOADED = {"anyOf": [
@@ -159,7 +167,7 @@ _UPLOADED = {"anyOf": [
     _GEN2_FILE,  # generation 2, one file
     {"type": "array", "items": _GEN2_FILE},  # generation 2, several
 ]}  # fmt: skip
-_FILE_LIST = _obj(["value"], value={"type": "array", "items": _ANY_FILE})
+_FILE_LIST = _obj(["value"], value={"type": "array", "items": _ANY_FILE}, nextLink=_STR)
 _SESSION = _obj(
     ["identifier", "createdAt", "lastAccessedAt", "expireAt", "etag"],
     identifier=_STR, createdAt=_STR, lastAccessedAt=_STR, expireAt=_STR, etag=_STR,
@@ -211,7 +219,16 @@ _ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/files/{name}/content"): {"200": _BINARY},
     ("get", "/files/{name}"): {"200": _json(_ANY_FILE)},
     ("get", "/listSessions"): {"200": _json(_obj(["sessions"], sessions={"type": "array",
-                                                                           "items": _SESSION}))},
+                                                                           "items": _SESSION},
+                                                 nextLink=_STR))},
+    ("get", "/metadata"): {"200": _json(_obj(
+        ["runtimes", "preInstalledPackages", "createdAt", "lastUpdatedAt", "jupyterKernel"],
+        runtimes={"type": "array", "items": _obj(["name", "version"], name=_STR, version=_STR)},
+        preInstalledPackages={"type": "array",
+                              "items": _obj(["name", "version"], name=_STR, version=_STR)},
+        createdAt=_STR, lastUpdatedAt=_STR,
+        jupyterKernel=_obj(["name", "version", "projectUrl", "description"], name=_STR,
+                           version=_STR, projectUrl=_STR, description=_STR)))},
     ("get", "/.management/listSessions"): {"200": _json(_obj(
         ["value"], value={"type": "array", "items": _SESSION},
         nextLink={"type": "string", "nullable": True}))},
@@ -239,14 +256,16 @@ _ROUTES: list[tuple[str, str, str, list[dict[str, Any]], bool, str, dict[str, An
      [_PATH], True, "200", _UPLOAD_BODY),
     ("post", "/files", "Upload (generation 2): {name, sizeInBytes, lastModifiedAt, contentType, type}. 413 past the limit.",
      [_PATH], True, "200", _UPLOAD_BODY),
-    ("get", "/files", "List a folder of the session's file area.", [_PATH], True, "200", None),
+    ("get", "/files", "List a folder of the session's file area (recursive=true: every level).",
+     [_PATH, _RECURSIVE, *_PAGING], True, "200", None),
     ("get", "/files/content/{name}", "Download (generation 1).", [_NAME, _PATH], True, "200", None),
     ("get", "/files/{name}/content", "Download (generation 2).", [_NAME, _PATH], True, "200", None),
     ("get", "/files/{name}", "One file's metadata (generation 2).", [_NAME, _PATH], True, "200", None),
     ("delete", "/files/{name}", "Delete a file (or folder).", [_NAME, _PATH], True, "204", None),
     ("get", "/listSessions", "Live sessions: {sessions: [{identifier, createdAt, lastAccessedAt, expireAt, etag}]}.",
-     [], False, "200", None),
-    ("get", "/.management/listSessions", "Live sessions, paged: {value, nextLink}.", [], False, "200", None),
+     _PAGING, False, "200", None),
+    ("get", "/.management/listSessions", "Live sessions, paged: {value, nextLink}.", _PAGING, False, "200", None),
+    ("get", "/metadata", "The sessions' runtime, pre-installed packages and kernel.", [], False, "200", None),
     ("get", "/session", "One live session (404 when unknown or expired).", [], True, "200", None),
     ("delete", "/session", "Delete a session: its interpreter and its files.", [], True, "204", None),
     ("post", "/.management/stopSession", "Stop a session (same as DELETE /session).", [], True, "204", None),

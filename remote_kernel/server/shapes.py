@@ -92,6 +92,23 @@ def result_value(outputs: list[dict[str, Any]]) -> Any:
     return ""
 
 
+def gen1_result(outputs: list[dict[str, Any]]) -> Any:
+    """Generation 1's ``result``: a list or dict comes back as its text repr.
+
+    AutoGen's ``get_available_packages`` (written against the real service) strips
+    ``[]`` off ``str(result)`` and splits it on ``",\n"``: only IPython's multi-line
+    text repr of a long list splits that way, a JSON list's ``str()`` does not.
+    Scalars and images stay as :func:`result_value` gives them.
+    """
+    value = result_value(outputs)
+    is_image = isinstance(value, dict) and value.get("type") == "image"
+    if not isinstance(value, (list, dict)) or is_image:
+        return value
+    results = [o for o in outputs if o.get("output_type") == "execute_result"]
+    text = (results[-1].get("data") or {}).get("text/plain") if results else None
+    return text if isinstance(text, str) else value
+
+
 def error_text(outcome: RunOutcome) -> str:
     """``stderr`` as Azure gives it: stream text then the traceback, without ANSI codes."""
     text = strip_ansi(outcome.stderr)
@@ -156,7 +173,7 @@ def gen1_execution(outcome: RunOutcome, *, session_created: bool) -> dict[str, A
             "status": gen1_status(outcome),
             "stdout": c.stdout,
             "stderr": c.stderr,
-            "result": c.value,
+            "result": gen1_result(outcome.outputs),
             "executionTimeInMilliseconds": c.ms,
             **_extensions(outcome, session_created),
         },

@@ -3,6 +3,10 @@
 Kernels are launched from a kernelspec installed by ``remote_kernel.kernel.spec``
 into a temporary prefix (the same code ``remote-kernel install`` runs), with the
 pool's URL and token passed in the environment the way users pass them.
+
+Every message those kernels send is checked against the messaging spec as it
+arrives (:class:`ValidatingClient`, :mod:`msgspec`): a test that reads an
+incomplete reply fails, whatever it asserts itself.
 """
 
 from __future__ import annotations
@@ -17,10 +21,14 @@ from typing import Any
 
 import pytest
 from jupyter_client import BlockingKernelClient, KernelManager
+from jupyter_client.channels import ZMQSocketChannel
 from jupyter_client.kernelspec import KernelSpecManager
 from pool_env import pool_env
+from traitlets import Type
 
 from remote_kernel.kernel.spec import SpecOptions, install
+
+from . import msgspec
 
 SIGNAL_SPEC = "remote-python"
 MESSAGE_SPEC = "remote-python-message"
@@ -41,6 +49,41 @@ def kernels_dir(prefix: Path) -> Path:
     return prefix / "share" / "jupyter" / "kernels"
 
 
+def _validating(channel: str) -> type[ZMQSocketChannel]:
+    """A channel class that checks each message it receives against the messaging spec."""
+
+    def _recv(self: ZMQSocketChannel, **kwargs: Any) -> dict[str, Any]:
+        return msgspec.check(ZMQSocketChannel._recv(self, **kwargs), channel)
+
+    return type(f"Validating{channel.title()}Channel", (ZMQSocketChannel,), {"_recv": _recv})
+
+
+class ValidatingClient(BlockingKernelClient):
+    """A blocking client whose shell, IOPub, stdin and control messages are all validated."""
+
+    shell_channel_class = Type(_validating("shell"))  # type: ignore[assignment]
+    iopub_channel_class = Type(_validating("iopub"))  # type: ignore[assignment]
+    stdin_channel_class = Type(_validating("stdin"))  # type: ignore[assignment]
+    control_channel_class = Type(_validating("control"))  # type: ignore[assignment]
+
+
+def kernel_manager(prefix: Path, name: str = SIGNAL_SPEC) -> KernelManager:
+    """A manager for kernelspec ``name`` under ``prefix`` whose clients validate messages."""
+    km = KernelManager(
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels_dir(prefix))]),
+        kernel_name=name,
+    )
+    km.client_factory = ValidatingClient
+    return km
+
+
+def drain(kc: BlockingKernelClient) -> None:
+    """Receive (and so validate) whatever the kernel sent that no test read."""
+    for channel in (kc.iopub_channel, kc.shell_channel, kc.control_channel, kc.stdin_channel):
+        while channel.msg_ready():
+            channel.get_msg(timeout=0)
+
+
 @contextmanager
 def running_kernel(
     prefix: Path,
@@ -50,16 +93,14 @@ def running_kernel(
     extra_arguments: list[str] | None = None,
     cwd: Path | None = None,
 ) -> Iterator[tuple[KernelManager, BlockingKernelClient]]:
-    km = KernelManager(
-        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels_dir(prefix))]),
-        kernel_name=name,
-    )
+    km = kernel_manager(prefix, name)
     km.start_kernel(env=env, extra_arguments=extra_arguments or [], cwd=str(cwd) if cwd else None)
     kc = km.client()
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=60)
         yield km, kc
+        drain(kc)
     finally:
         kc.stop_channels()
         if km.has_kernel:

@@ -14,7 +14,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 from remote_kernel.cli import main
 
-from .conftest import execute, kernels_dir, pool_env, running_kernel
+from .conftest import execute, kernel_manager, kernels_dir, pool_env, running_kernel
 
 
 def spec_of(prefix: Path, name: str = "remote-python") -> dict[str, Any]:
@@ -24,7 +24,14 @@ def spec_of(prefix: Path, name: str = "remote-python") -> dict[str, Any]:
 def test_install_writes_a_complete_kernelspec(tmp_path: Path, capsys: Any) -> None:
     assert main(["install", "--prefix", str(tmp_path)]) == 0
     spec = spec_of(tmp_path)
-    assert spec["argv"] == [sys.executable, "-m", "remote_kernel", "-f", "{connection_file}"]
+    assert spec["argv"] == [
+        sys.executable,
+        "-Xfrozen_modules=off",
+        "-m",
+        "remote_kernel",
+        "-f",
+        "{connection_file}",
+    ]
     assert spec["display_name"] == "Python (remote session)"
     assert spec["language"] == "python"
     assert spec["interrupt_mode"] == "signal"
@@ -133,3 +140,36 @@ def test_install_warns_when_jupyter_will_not_search_the_prefix(
     monkeypatch.setenv("JUPYTER_PATH", str(data_dir))
     assert main(["install", "--prefix", str(tmp_path)]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_kernel_start_prints_no_frozen_modules_warning(tmp_path: Path, local_pool: Any) -> None:
+    """debugpy warns on Python 3.11+ unless frozen modules are off (ipykernel's own kernelspec
+    passes ``-Xfrozen_modules=off``; so does ours). ipykernel imports it while answering the
+    first kernel_info, when stderr already goes to IOPub: look there and on the process's."""
+    assert main(["install", "--prefix", str(tmp_path)]) == 0
+    km = kernel_manager(tmp_path)
+    stderr_path = tmp_path / "kernel-stderr.txt"
+    with stderr_path.open("w") as stderr:
+        km.start_kernel(env=pool_env(local_pool), stderr=stderr)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            msg_id = kc.kernel_info()
+            text = _stderr_until_idle(kc, msg_id)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel()
+    assert "frozen modules" not in text + stderr_path.read_text()
+
+
+def _stderr_until_idle(kc: Any, msg_id: str) -> str:
+    """The stderr stream text on IOPub until request ``msg_id`` is done."""
+    text = ""
+    while True:
+        msg = kc.get_iopub_msg(timeout=60)
+        content = msg["content"]
+        if msg["msg_type"] == "stream" and content["name"] == "stderr":
+            text += content["text"]
+        idle = msg["msg_type"] == "status" and content["execution_state"] == "idle"
+        if idle and msg["parent_header"].get("msg_id") == msg_id:
+            return text

@@ -7,21 +7,16 @@ from typing import Any
 
 import nbformat
 import pytest
-from jupyter_client import KernelManager
-from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from .conftest import SIGNAL_SPEC, kernels_dir, pool_env
+from .conftest import SIGNAL_SPEC, kernel_manager, pool_env
 
 
 def run_notebook(prefix: Path, pool: Any, sources: list[str]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
-    km = KernelManager(
-        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels_dir(prefix))]),
-        kernel_name=SIGNAL_SPEC,
-    )
+    km = kernel_manager(prefix)  # its client validates every message nbclient reads
     client = NotebookClient(nb, km=km, timeout=60, kernel_name=SIGNAL_SPEC)
     client.execute(env=pool_env(pool))
     return nb

@@ -1,17 +1,41 @@
-"""Existing Azure clients, installed unchanged (the test extra), pointed at the shared local pool.
+"""Existing Azure clients, installed unchanged (the test extra), pointed at a local pool.
 
-Every session a client creates is deleted afterwards through the pool's own API,
-so the shared pool does not fill up.
+Each test runs twice: on the embedded pool (the suite's shared ``local_pool``)
+and on ``remote-kernel serve`` in its own process. Every session a client
+creates is deleted afterwards through the pool's own API, so neither fills up.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from reliability.pool_process import ServedPool
 
 from remote_kernel.server import LocalPool
+
+
+@pytest.fixture(scope="module", params=["embedded", "serve"])
+def local_pool(
+    request: pytest.FixtureRequest, local_pool: LocalPool, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """The pool a peer client talks to: the embedded one, or ``remote-kernel serve``."""
+    if request.param == "embedded":
+        yield local_pool
+        return
+    served = ServedPool(
+        tmp_path_factory.mktemp("serve") / "serve.log",
+        token=secrets.token_urlsafe(24),
+        max_sessions=16,
+        log_level="warning",
+    )
+    try:
+        yield served
+    finally:
+        served.stop()
 
 
 class SessionJanitor:

@@ -118,19 +118,17 @@ async def test_restart_starts_a_fresh_session(
     assert gone.exit_code != 0 and "NameError" in gone.output
 
 
-async def test_get_available_packages_runs_pkg_resources_in_the_session(
+async def test_get_available_packages_splits_into_names(
     local_pool: LocalPool, tmp_path: Path, janitor: SessionJanitor
 ) -> None:
+    """AutoGen strips '[]' off str(result) and splits on ',\n': the pool answers a list
+    with its text repr on generation 1, as the real service (issue 15 item 14)."""
     executor, _ = _executor(local_pool, tmp_path, janitor)
     executor._ensure_access_token()  # what execute_code_blocks does first (private)
     packages = await executor.get_available_packages(CancellationToken())
-    # The pool answers a list as JSON, as Azure documents ("the type of the actual
-    # result after being JSON serialised"); AutoGen splits str() of the result on
-    # ",\n" (the shape of IPython's multi-line repr), so its set may hold all names
-    # in one string. Read the names out of whichever shape came back.
-    names = {
-        name.strip(" '\"\n[]")
-        for blob in packages
-        for name in blob.replace(",\n", ", ").split(", ")
-    }
-    assert {"ipykernel", "setuptools", "numpy", "matplotlib"} <= names, sorted(names)[:20]
+    assert {"ipykernel", "setuptools", "numpy", "matplotlib"} <= packages, sorted(packages)[:20]
+    installing = await executor.execute_code_blocks(
+        _blocks("!pip install numpy"), CancellationToken()
+    )
+    assert "unavailable" not in installing.output, installing.output
+    assert installing.exit_code == 0 and "numpy" in installing.output

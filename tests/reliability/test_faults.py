@@ -19,8 +19,8 @@ import psutil
 import pytest
 
 from remote_kernel import errors
-from remote_kernel.client import SessionPoolClient, protocol
-from remote_kernel.client.models import ExecutionStatus
+from remote_kernel.client import SessionPoolClient, codecs
+from remote_kernel.client.models import ExecutionResult, ExecutionStatus
 from remote_kernel.config import PoolSettings
 from remote_kernel.identifiers import new_identifier
 from remote_kernel.session import RemoteSession
@@ -67,11 +67,11 @@ def _cmdline(proc: psutil.Process) -> list[str]:
         return []
 
 
-def _lost_warning(outputs: list[dict[str, Any]]) -> bool:
+def _lost_warning(result: ExecutionResult) -> bool:
+    """The lost-state notice travels beside the cell's outputs, never inside them."""
     return any(
-        o.get("name") == "stderr" and "Warning: the remote session" in o.get("text", "")
-        for o in outputs
-    )
+        n.kind == "lost_state" and "Warning: the remote session" in n.text for n in result.notices
+    ) and not any("Warning: the remote session" in o.get("text", "") for o in result.outputs)
 
 
 # -- the session's kernel dies mid-cell ---------------------------------------------------
@@ -109,7 +109,7 @@ def test_kernel_killed_mid_cell_loses_the_session_and_the_next_call_starts_afres
         after = rs.execute("print(globals().get('x'))")
         assert after.ok and after.stdout == "None\n"  # a fresh session: x is gone
         assert after.session_created is True
-        assert _lost_warning(after.outputs), after.outputs
+        assert _lost_warning(after), after.notices
         assert not psutil.pid_exists(kernel_pid) or psutil.Process(kernel_pid).status() == "zombie"
     finally:
         rs.close()
@@ -138,7 +138,7 @@ def test_server_restarted_between_cells_is_reported_and_the_next_call_works(
         assert second.url == first.url
         result = rs.execute("print(globals().get('x'))")
         assert result.ok and result.stdout == "None\n"
-        assert _lost_warning(result.outputs), result.outputs
+        assert _lost_warning(result), result.notices
         assert rs.execute("y = 2\ny").value == 2  # and it goes on normally
     finally:
         rs.close()
@@ -161,7 +161,7 @@ def test_read_timeout_never_runs_the_execution_twice(
     )
     # The fault: the client's read timeout (execution timeout + margin) is 0.5 s
     # while the cell takes 2.5 s.
-    monkeypatch.setattr(protocol, "READ_MARGIN", -29.5)
+    monkeypatch.setattr(codecs, "READ_MARGIN", -29.5)
     with SessionPoolClient(served.url, token=served.token) as short:
         started = time.monotonic()
         with pytest.raises(errors.PoolTimeoutError) as caught:

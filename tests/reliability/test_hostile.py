@@ -138,9 +138,8 @@ TRAVERSAL_PATHS = [
     "a/../..",
     "..\\..",
     "x\x00y",
-    "/",
     "//etc",
-]
+]  # "/" is the area itself (Azure's examples send path=/): tests/azure_spec
 
 
 def _file_routes(name: str) -> list[tuple[str, str, str]]:

@@ -26,7 +26,7 @@ import nbformat
 import pytest
 
 from remote_kernel import errors
-from remote_kernel.client import AsyncSessionPoolClient, SessionPoolClient, protocol
+from remote_kernel.client import AsyncSessionPoolClient, SessionPoolClient, codecs
 from remote_kernel.config import PoolSettings
 from remote_kernel.identifiers import new_identifier
 from remote_kernel.server import start_local_pool
@@ -111,7 +111,7 @@ def test_client_errors_reprs_and_logs(
             _raised(client.upload_file, _Breaks(), session=sid, remote_name="b.bin")
         )
         seen["bad identifier"] = _full(_raised(client.execute, "1", session="no way"))
-        monkeypatch.setattr(protocol, "READ_MARGIN", -9.8)
+        monkeypatch.setattr(codecs, "READ_MARGIN", -9.8)
         seen["read timeout"] = _full(
             _raised(client.execute, "import time; time.sleep(1)", session=sid, timeout=10)
         )

@@ -75,7 +75,7 @@ def test_binary_round_trip_is_byte_exact_and_visible_to_code(api: Api, sid: str)
     assert digest == hashlib.sha256(payload).hexdigest()
     downloaded = api.request("GET", "/files/blob.bin/content", sid)
     assert downloaded.content == payload
-    assert downloaded.headers["content-type"] == "application/octet-stream"
+    assert downloaded.headers["content-type"] == "application/octet-stream"  # .bin: no type
 
 
 def test_files_written_by_code_can_be_downloaded(api: Api, sid: str) -> None:
@@ -95,13 +95,16 @@ def test_sub_folders_by_path_parameter(api: Api, sid: str) -> None:
     assert _names(api, sid, path="sub/dir") == ["n.txt"]
     assert _names(api, sid, path="/mnt/data/sub/dir") == ["n.txt"]
     root = api.request("GET", "/files", sid).json()["value"]
+    # A folder as the 2025-10-02-preview recursive example shows one: its own size,
+    # application/octet-stream, never null (the specification's schema has no nulls).
     assert root == [
         {
             "name": "sub",
-            "sizeInBytes": 0,
+            "sizeInBytes": api.value(sid, "__import__('os').stat('sub').st_size"),
             "lastModifiedAt": root[0]["lastModifiedAt"],
-            "contentType": None,
+            "contentType": "application/octet-stream",
             "type": "Directory",
+            "directory": "",
         }
     ]
     assert _names(api, sid, version=GEN1) == []  # generation 1 lists files only
