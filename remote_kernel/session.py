@@ -44,6 +44,11 @@ IDLE_PROBE_AFTER = 240.0
 MARKER = "_remote_kernel_session_marker"
 
 
+#: What the embedded local pool speaks: known before its first answer, so the very
+#: first cell already streams and takes input.
+EMBEDDED_POOL_FEATURES = frozenset({wire.STREAM_FEATURE, wire.STDIN_FEATURE, wire.CANCEL_FEATURE})
+
+
 class RemoteSession:
     """Endpoint resolution (auto-starting the local pool), identifier, clients, notices."""
 
@@ -114,7 +119,10 @@ class RemoteSession:
         """The client kept in ``attribute``, made on first use (the two shells alike)."""
         with self._lock:
             if getattr(self, attribute) is None:
-                setattr(self, attribute, cls.from_settings(**self._client_kwargs()))
+                client = cls.from_settings(**self._client_kwargs())
+                if self._pool is not None:  # the embedded pool is this package's own
+                    client.protocol.features = EMBEDDED_POOL_FEATURES
+                setattr(self, attribute, client)
             return getattr(self, attribute)  # type: ignore[no-any-return]
 
     def reconfigure(self) -> None:
@@ -236,9 +244,10 @@ class RemoteSession:
         timeout: float | None = None,
         execution_id: str | None = None,
         on_event: Callable[[ExecutionEvent], None] | None = None,
+        stdin: bool = True,
     ) -> ExecutionResult:
         client = self.client
-        step = self._execute_step(client.protocol, code, timeout, execution_id, on_event)
+        step = self._execute_step(client.protocol, code, timeout, execution_id, on_event, stdin)
         return client.run(step)
 
     async def aexecute(

@@ -165,8 +165,9 @@ class Protocol:
     ) -> Step:
         """Run code, handing each output event to ``on_event`` as the pool sends it.
 
-        ``stdin``: the caller answers ``input_request`` events (``answer_input``); when
-        False, a pool known to stream is told so and ``input()`` fails at once.
+        ``stdin``: the caller answers ``input_request`` events (``answer_input``), so a
+        pool known to take input (feature ``stdin``) is told it may ask; otherwise the
+        session's ``input()`` fails at once with the pool's clear message.
 
         A pool that cannot stream answers as usual (the events then never come; the
         result has them all). The request is sent once; a connection that breaks
@@ -179,8 +180,8 @@ class Protocol:
         if execution_id is None and self.features:  # a pool that takes our ids: resumable
             execution_id = str(uuid.uuid4())
         first = self.execute_request(code, session, timeout=timeout, execution_id=execution_id)
-        if not stdin and self.features:  # never an unknown field to a pool not known to stream
-            first = replace(first, json={**first.json, "allowStdin": False})
+        if stdin and wire.STDIN_FEATURE in (self.features or ()):  # never to other pools
+            first = replace(first, json={**first.json, "allowStdin": True})
         accept = {"Accept": f"{wire.EVENT_STREAM}, application/json"}
         feed = EventFeed(lambda event: on_event(_execution_event(event)))
         try:

@@ -58,8 +58,8 @@ class CommandsBase:
         """Run ``code``; ``on_event`` gets its outputs as they happen on a streaming pool."""
         execution_id = str(uuid.uuid4())
         try:
-            return self.session.execute(
-                code, timeout=timeout, execution_id=execution_id, on_event=on_event
+            return self.session.execute(  # %%aca cannot answer input(): it fails at once
+                code, timeout=timeout, execution_id=execution_id, on_event=on_event, stdin=False
             )
         except KeyboardInterrupt:
             try:

@@ -238,7 +238,7 @@ async def execute_gen2(request: Request) -> Response:
         execution_id=_execution_id(body),
         execution_type=_execution_type(body),
         stream=streaming.wants_stream(request.headers.get("accept")),
-        allow_stdin=body.get("allowStdin", True) is not False,
+        allow_stdin=body.get("allowStdin") is True,
     )
     if execution.events is not None:
         return _event_stream(request, execution)

@@ -85,9 +85,9 @@ _EXECUTE_BODY = {
         },
         "allowStdin": {
             "type": "boolean",
-            "description": "Extension, streamed requests only (default true): input() sends an "
-            "input_request event, answered by POST /executions/{id}/input; false: input() fails "
-            "at once, as in a request that is not streamed.",
+            "description": "Extension, streamed requests only (default false): true lets input() "
+            "send an input_request event, answered by POST /executions/{id}/input; otherwise "
+            "input() fails at once, saying it needs a streaming front-end.",
         },
     },
 }

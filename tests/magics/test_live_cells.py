@@ -44,3 +44,9 @@ def test_aca_writes_output_while_the_cell_runs(shell: Shell, tmp_path: Path) -> 
         sys.stdout = saved
     assert result.success, result.error_in_exec
     assert watcher.getvalue() == "line 1\nline 2\n"  # live, and not repeated at the end
+
+
+def test_input_in_aca_fails_at_once_saying_what_it_needs(shell: Shell) -> None:
+    ran = shell.run("%%aca --timeout 120\ninput('x? ')")
+    assert not ran.success
+    assert "need a front-end that streams" in ran.text

@@ -216,7 +216,7 @@ def _q(sid: str) -> dict[str, str]:
 
 def test_input_is_asked_over_the_stream_and_answered_by_post(api: Api, sid: str) -> None:
     code = "name = input('Name? ')\nprint('hello', name)\n"
-    body = {"code": code, "id": "asks-input"}
+    body = {"code": code, "id": "asks-input", "allowStdin": True}
     seen: list[ServerEvent] = []
     with api.http.stream("POST", "/executions", params=_q(sid), json=body, headers=SSE) as response:
         for event in events_of(response):
@@ -233,7 +233,7 @@ def test_input_is_asked_over_the_stream_and_answered_by_post(api: Api, sid: str)
 
 def test_getpass_asks_for_a_hidden_answer(api: Api, sid: str) -> None:
     code = "import getpass\nsecret = getpass.getpass('Key: ')\nprint(len(secret))\n"
-    body = {"code": code, "id": "asks-secret"}
+    body = {"code": code, "id": "asks-secret", "allowStdin": True}
     with api.http.stream("POST", "/executions", params=_q(sid), json=body, headers=SSE) as response:
         events = []
         for event in events_of(response):
@@ -262,9 +262,18 @@ def test_an_answer_nobody_asked_for_is_refused(api: Api, sid: str) -> None:
 
 
 def test_no_answer_within_the_timeout_is_a_clear_error(api: Api, sid: str) -> None:
-    body = {"code": "input('never answered? ')", "timeoutInSeconds": 2}
+    body = {"code": "input('never answered? ')", "timeoutInSeconds": 2, "allowStdin": True}
     with api.http.stream("POST", "/executions", params=_q(sid), json=body, headers=SSE) as response:
         events = list(events_of(response))
     assert "input_request" in [e.event for e in events]
     error = events[-1].json()["result"]["error"]
     assert error["ename"] == "TimeoutError" and "input()" in error["evalue"]
+
+
+def test_a_stream_that_does_not_offer_input_fails_input_at_once(api: Api, sid: str) -> None:
+    with api.http.stream(
+        "POST", "/executions", params=_q(sid), json={"code": "input('x? ')"}, headers=SSE
+    ) as response:
+        events = list(events_of(response))
+    assert "input_request" not in [e.event for e in events]
+    assert "need a front-end that streams" in events[-1].json()["result"]["error"]["evalue"]

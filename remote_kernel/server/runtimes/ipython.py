@@ -353,7 +353,12 @@ class IPythonRuntime(SessionRuntime):
         if run is None:  # the rest of an abandoned cell: nobody reads its outputs
             return False
         if kind == "error" and content.get("ename") == "StdinNotImplementedError":
-            content = {**content, "evalue": NO_STDIN}
+            note = f"StdinNotImplementedError: {NO_STDIN}"
+            content = {
+                **content,
+                "evalue": NO_STDIN,
+                "traceback": [*content.get("traceback", []), note],
+            }
         if kind == "display_data" and _DROPPED_MIME in content.get("data", {}):
             for name, count in content["data"][_DROPPED_MIME].items():
                 run.out.note_dropped(str(name), int(count))
