@@ -166,3 +166,46 @@ def test_a_pool_without_the_feature_is_asked_plainly_after_its_first_answer() ->
     assert "text/event-stream" in first.headers["accept"] and b'"id"' not in first.content
     assert "text/event-stream" not in second.headers.get("accept", "")
     assert seen == []
+
+
+# -- the streamed step as plain data ----------------------------------------------------------
+
+
+def _first_request(features: frozenset[str] | None, **kwargs: Any) -> Any:
+    from remote_kernel.client.operations import Protocol
+
+    protocol = Protocol("https://pool.example", "2024-10-02-preview")
+    protocol.features = features
+    step = protocol.execute_streamed("1", "sess-1", lambda event: None, timeout=30, **kwargs)
+    return protocol, step, next(step)
+
+
+def test_the_stream_read_timeout_follows_the_execution_timeout() -> None:
+    from remote_kernel.client.codecs import READ_MARGIN
+
+    _, _, request = _first_request(frozenset({"stream", "stdin"}))
+    assert request.read_timeout == 30 + READ_MARGIN
+    assert request.headers["Accept"].startswith("text/event-stream")
+    assert request.json["allowStdin"] is True and request.json["id"]
+    _, _, plain = _first_request(frozenset({"stream", "stdin"}), stdin=False)
+    assert "allowStdin" not in plain.json
+
+
+def test_a_broken_first_stream_to_an_unknown_pool_is_not_sent_again() -> None:
+    import pytest
+
+    from remote_kernel import errors
+
+    _, step, request = _first_request(None)
+    assert "id" not in request.json and "allowStdin" not in request.json  # nothing Azure lacks
+    with pytest.raises(errors.TransportError):
+        step.throw(errors.TransportError("broken"))
+
+
+def test_a_broken_stream_to_a_streaming_pool_resumes_by_get() -> None:
+    from remote_kernel import errors
+
+    _, step, request = _first_request(frozenset({"stream"}))
+    resume = step.throw(errors.TransportError("broken"))
+    assert (resume.method, resume.path) == ("GET", f"/executions/{request.json['id']}")
+    assert resume.events is request.events and resume.idempotent

@@ -84,7 +84,7 @@ def test_every_answer_names_the_features(api: Api, sid: str) -> None:
     assert plain.headers["content-type"] == "application/json"
     for response in (plain, api.request("GET", "/openapi.json")):
         features = {f.strip() for f in response.headers["x-remote-kernel-features"].split(",")}
-        assert {"stream", "cancel"} <= features
+        assert features == {"stream", "stdin", "cancel"}
 
 
 def test_display_updates_and_clears_stream_in_order(api: Api, sid: str) -> None:
