@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import respx
 
+from remote_kernel import errors
 from remote_kernel.client import AsyncSessionPoolClient, ExecutionEvent, SessionPoolClient
+from remote_kernel.client.codecs import READ_MARGIN
+from remote_kernel.client.operations import Protocol
 from remote_kernel.client.sse import EventParser
 from remote_kernel.identifiers import new_identifier
 from remote_kernel.server import LocalPool
@@ -172,8 +176,6 @@ def test_a_pool_without_the_feature_is_asked_plainly_after_its_first_answer() ->
 
 
 def _first_request(features: frozenset[str] | None, **kwargs: Any) -> Any:
-    from remote_kernel.client.operations import Protocol
-
     protocol = Protocol("https://pool.example", "2024-10-02-preview")
     protocol.features = features
     step = protocol.execute_streamed("1", "sess-1", lambda event: None, timeout=30, **kwargs)
@@ -181,8 +183,6 @@ def _first_request(features: frozenset[str] | None, **kwargs: Any) -> Any:
 
 
 def test_the_stream_read_timeout_follows_the_execution_timeout() -> None:
-    from remote_kernel.client.codecs import READ_MARGIN
-
     _, _, request = _first_request(frozenset({"stream", "stdin"}))
     assert request.read_timeout == 30 + READ_MARGIN
     assert request.headers["Accept"].startswith("text/event-stream")
@@ -192,10 +192,6 @@ def test_the_stream_read_timeout_follows_the_execution_timeout() -> None:
 
 
 def test_a_broken_first_stream_to_an_unknown_pool_is_not_sent_again() -> None:
-    import pytest
-
-    from remote_kernel import errors
-
     _, step, request = _first_request(None)
     assert "id" not in request.json and "allowStdin" not in request.json  # nothing Azure lacks
     with pytest.raises(errors.TransportError):
@@ -203,8 +199,6 @@ def test_a_broken_first_stream_to_an_unknown_pool_is_not_sent_again() -> None:
 
 
 def test_a_broken_stream_to_a_streaming_pool_resumes_by_get() -> None:
-    from remote_kernel import errors
-
     _, step, request = _first_request(frozenset({"stream"}))
     resume = step.throw(errors.TransportError("broken"))
     assert (resume.method, resume.path) == ("GET", f"/executions/{request.json['id']}")
