@@ -36,6 +36,9 @@ LOST_STATE_NOTICE = (
     "or its interpreter was lost). Variables, imports and files from before are gone; "
     "re-run the cells that set them up.\n"
 )
+#: ``on_event`` kind of a session notice known before a streamed run (``content``:
+#: ``kind``, ``text``): shown at once, before the run's output, and not in the result.
+NOTICE_EVENT = "notice"
 #: Notice kinds (``Notice.kind``).
 LOCAL_POOL = "local_pool"
 LOST_STATE = "lost_state"
@@ -217,6 +220,9 @@ class RemoteSession:
         """
         session = self.session_id
         lost = False
+        if on_event is not None:  # live output follows: what is known now goes first
+            for notice in self.take_notices():
+                on_event(ExecutionEvent(NOTICE_EVENT, {"kind": notice.kind, "text": notice.text}))
         if self._needs_probe(session):
             probe = yield from protocol.execute(self._probe_code(), session, timeout=30)
             lost = self._probe_says_lost(session, probe)

@@ -12,6 +12,7 @@ from remote_kernel.commands.parsing import check_timeout
 from remote_kernel.commands.push_pull import VariableCommands
 from remote_kernel.identifiers import validate_identifier
 from remote_kernel.render import OutputSink, render_notices, render_result
+from remote_kernel.session import NOTICE_EVENT
 
 
 class CellCommands(VariableCommands):
@@ -79,6 +80,9 @@ class LiveOutputs:
     def __call__(self, event: ExecutionEvent) -> None:
         content, sink = event.content, self.sink
         display_id = (content.get("transient") or {}).get("display_id")
+        if event.kind == NOTICE_EVENT:  # the session's, before the run's output
+            sink.stream("stderr", str(content.get("text", "")))
+            return
         if event.kind == "stream":
             sink.stream(str(content.get("name") or "stdout"), str(content.get("text") or ""))
         elif event.kind in ("display_data", "execute_result"):

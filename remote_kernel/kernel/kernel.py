@@ -268,7 +268,7 @@ class RemoteKernel(Kernel, PoolSettings):
                 code,
                 execution_id=execution_id,
                 timeout=timeout,
-                on_event=live,
+                on_event=None if self._live_silent else live,
                 stdin=answer is not None,
             )
         finally:

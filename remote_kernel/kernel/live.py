@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from remote_kernel.client.models import ExecutionEvent
+from remote_kernel.session import NOTICE_EVENT
 
 #: Event kinds sent on as IOPub messages of the same name.
 _FORWARDED = frozenset(
@@ -56,6 +57,9 @@ class LiveCell:
         if event.kind == "input_request":
             self._ask(event.content)
             return
+        if event.kind == NOTICE_EVENT:  # the session's, not the run's: sent stays as it is
+            self._send("stream", {"name": "stderr", "text": str(event.content.get("text", ""))})
+            return
         if event.kind not in _FORWARDED or self._silent:
             return
         content = dict(event.content)
@@ -64,13 +68,18 @@ class LiveCell:
         elif event.kind == "display_data":
             content.setdefault("transient", {})
         self.sent = True
+        self._send(event.kind, content)
+
+    def _send(self, msg_type: str, content: dict[str, Any]) -> None:
+        if self._silent:
+            return
         kernel = self._kernel
         kernel.session.send(
             kernel.iopub_socket,
-            event.kind,
+            msg_type,
             content,
             parent=self._parent,
-            ident=kernel._topic(event.kind),
+            ident=kernel._topic(msg_type),
         )
 
     def _ask(self, content: dict[str, Any]) -> None:
