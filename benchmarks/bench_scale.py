@@ -16,11 +16,12 @@ within a repetition, so load from elsewhere on the machine hits all of them; the
 report gives medians over repetitions and each one's ratio to the raw aiohttp
 loop of the same repetition.
 
-Async contenders: our ``AsyncSessionPoolClient`` as shipped (httpx), the same
-client over ``AiohttpTransport`` ("ours+aiohttp"), with the proposed wiring that
-sends JSON requests through ``AiohttpTransport.fetch`` ("ours+fetch"), over
-httpx-aiohttp's transport (``pip install httpx-aiohttp``; a candidate only), httpx
-with a larger pool, and raw aiohttp / httpx / httpx2 loops. Sync:
+Async contenders: our ``AsyncSessionPoolClient`` as shipped ("ours": aiohttp, JSON
+requests through ``AiohttpTransport.fetch``), the same client on httpx's own pool
+(``AsyncHTTPXTransport``, the shipped wire before issue 16: "ours+httpx") and on
+httpx over ``AiohttpTransport`` ("ours+aiohttp"), over httpx-aiohttp's transport
+(``pip install httpx-aiohttp``; a candidate only), httpx with a larger pool, and
+raw aiohttp / httpx / httpx2 loops. Sync:
 ``SessionPoolClient`` shared by 64 threads vs a raw ``httpx.Client`` shared by 64
 threads. "cpu us" is the client process's CPU time per execution: on a loaded
 machine the steadiest column, and at high concurrency what throughput follows.
@@ -168,10 +169,18 @@ async def drive_async(
     await asyncio.gather(*(session(i) for i in range(sessions)))
 
 
-def our_async(url: str, transport: Any = None):
+def our_async(url: str, transport: Any = None, wire: str = "shipped"):
+    """``wire``: "shipped" (the client's default transport class) or "httpx" (every
+    request through httpx, ``AsyncHTTPXTransport``, over ``transport`` if given)."""
     from remote_kernel.client import AsyncSessionPoolClient
+    from remote_kernel.client.transport import AsyncHTTPXTransport
 
-    client = AsyncSessionPoolClient(url, api_version=API_VERSION, transport=transport)
+    cls = AsyncSessionPoolClient
+    if wire == "httpx":
+        cls = type(
+            "HttpxClient", (AsyncSessionPoolClient,), {"transport_class": AsyncHTTPXTransport}
+        )
+    client = cls(url, api_version=API_VERSION, transport=transport)
 
     async def one(ident: str, tally: Tally) -> None:
         result = await client.execute("1+1", session=ident)
@@ -213,88 +222,25 @@ def raw_aiohttp(url: str):
     return one, close
 
 
-def fetch_client(url: str):
-    """Our async client with the wiring proposed for AiohttpTransport: JSON requests
-    take ``AiohttpTransport.fetch`` (no httpx objects), uploads and downloads keep
-    httpx over the same transport. ``_send`` is main's, with one line changed."""
-    import asyncio as aio
-
-    import httpx
-
-    from remote_kernel.client import AsyncSessionPoolClient
-    from remote_kernel.client.aiohttp_transport import AiohttpTransport
-    from remote_kernel.client.protocol import Request, Response
-
-    class FetchClient(AsyncSessionPoolClient):
-        async def _exchange(self, req: Request, auth: dict[str, str]) -> Response:
-            transport = self._http._transport
-            if req.upload is None and isinstance(transport, AiohttpTransport):
-                status, headers, content = await transport.fetch(
-                    req.method,
-                    self.endpoint + req.path,
-                    params=req.params,
-                    headers={**self._http.headers, **req.headers, **auth},
-                    json_body=req.json,
-                    timeout=self._timeout(req),
-                )
-                return self._decode(httpx.Response(status, headers=headers, content=content))
-            return self._decode(await self._http.send(self._build(self._http, req, auth)))
-
-        async def _send(self, req: Request) -> Response:  # main's loop, via _exchange
-            attempt = 0
-            refreshed = False
-            while True:
-                try:
-                    response = await self._exchange(req, await self._auth.aheader())
-                except httpx.HTTPError as exc:
-                    delay = self._retry_delay(req, attempt, exc=exc)
-                    if delay is None:
-                        raise self._transport_error(exc, req) from None
-                    self._rewind(req)
-                    await aio.sleep(delay)
-                    attempt += 1
-                    continue
-                if response.status_code == 401 and not refreshed and self._auth.mode == "azure":
-                    refreshed = True
-                    self._auth.invalidate()
-                    self._rewind(req)
-                    continue
-                delay = self._retry_delay(req, attempt, response=response)
-                if delay is None:
-                    return response
-                await aio.sleep(delay)
-                attempt += 1
-
-    client = FetchClient(
-        url, api_version=API_VERSION, transport=AiohttpTransport(max_connections=MAX_CONNECTIONS)
-    )
-
-    async def one(ident: str, tally: Tally) -> None:
-        result = await client.execute("1+1", session=ident)
-        tally.check(ident, result.raw.get("identifier"))
-
-    return one, client.aclose
-
-
 def async_contender(name: str, url: str):
     import httpx
 
     if name == "ours":  # AsyncSessionPoolClient exactly as shipped
         return our_async(url)
-    if name == "ours+aiohttp":
+    if name == "ours+httpx":  # the wire before issue 16: httpx's own pool
+        return our_async(url, wire="httpx")
+    if name == "ours+aiohttp":  # httpx objects for every request, over aiohttp
         from remote_kernel.client.aiohttp_transport import AiohttpTransport
 
-        return our_async(url, AiohttpTransport(max_connections=MAX_CONNECTIONS))
+        return our_async(url, AiohttpTransport(max_connections=MAX_CONNECTIONS), wire="httpx")
     if name == "ours+httpx-aiohttp":
         from httpx_aiohttp import AiohttpTransport as Foreign
 
         limits = httpx.Limits(max_connections=MAX_CONNECTIONS, keepalive_expiry=60)
-        return our_async(url, Foreign(limits=limits))
+        return our_async(url, Foreign(limits=limits), wire="httpx")
     if name == "ours+httpx-1000":  # the "just raise the limits" option
         limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-        return our_async(url, httpx.AsyncHTTPTransport(limits=limits))
-    if name == "ours+fetch":
-        return fetch_client(url)
+        return our_async(url, httpx.AsyncHTTPTransport(limits=limits), wire="httpx")
     if name == "raw-httpx":
         return raw_httpx(url)
     if name == "raw-httpx2":
@@ -469,7 +415,7 @@ def main() -> None:
     parser.add_argument("--sessions", default="1,100,500")
     parser.add_argument(
         "--contenders",
-        default="raw-aiohttp,ours,ours+aiohttp,ours+fetch,ours+httpx-aiohttp,ours+httpx-1000,raw-httpx,raw-httpx2",
+        default="raw-aiohttp,ours,ours+aiohttp,ours+httpx,ours+httpx-aiohttp,ours+httpx-1000,raw-httpx,raw-httpx2",
     )
     parser.add_argument("--threads", type=int, default=64, help="0: skip the sync part")
     parser.add_argument("--latency", type=float, default=0.02)

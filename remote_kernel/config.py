@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from traitlets import Bool, Float, TraitError, Unicode, default, observe, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, default, observe, validate
 from traitlets.config import Configurable
 
 from remote_kernel.errors import ConfigurationError
@@ -38,13 +38,19 @@ TOKEN_ENV = ("ACA_POOL_TOKEN",)
 API_VERSION_ENV = ("ACA_API_VERSION",)
 SESSION_ENV = ("ACA_SESSION_ID",)
 AUTH_ENV = ("ACA_AUTH",)
+POOL_TYPE_ENV = ("ACA_POOL_TYPE",)
+MAX_CONNECTIONS_ENV = ("ACA_MAX_CONNECTIONS",)
 
 TOKEN_SCOPE = "https://dynamicsessions.io/.default"
 MAX_EXECUTION_TIMEOUT = 220.0
+#: Connections one client keeps open to the pool at most; more requests queue.
+DEFAULT_MAX_CONNECTIONS = 200
 
 #: How a client authenticates; ``auto`` (the default) picks one, see :func:`resolve_auth`.
 AUTH_MODES = ("auto", "azure", "token", "none")
 AUTH_MODES_TEXT = "auto, azure, token or none"
+#: What a pool's sessions run (Azure's containerType PythonLTS/custom, NodeLTS, Shell).
+POOL_TYPES = ("python", "javascript", "shell")
 
 ENDPOINT_HELP = (
     "Find your pool's endpoint with `az containerapp sessionpool show -n POOL -g GROUP "
@@ -59,6 +65,8 @@ ENV_FALLBACKS: dict[str, tuple[tuple[str, ...], str]] = {
     "auth": (AUTH_ENV, "auto"),
     "token": (TOKEN_ENV, ""),
     "session_id": (SESSION_ENV, ""),
+    "pool_type": (POOL_TYPE_ENV, "python"),
+    "max_connections": (MAX_CONNECTIONS_ENV, str(DEFAULT_MAX_CONNECTIONS)),
 }
 #: Settings shown only as "set (hidden)" / "not set".
 SECRET_SETTINGS = frozenset({"token"})
@@ -132,6 +140,31 @@ def check_auth(value: str) -> str:
             fix=f"Set ACA_AUTH (or c.PoolSettings.auth) to {AUTH_MODES_TEXT}.",
         )
     return mode
+
+
+def check_pool_type(value: str) -> str:
+    """``value`` lower-cased, if it is one of :data:`POOL_TYPES`."""
+    kind = (value or "").strip().lower()
+    if kind not in POOL_TYPES:
+        raise InvalidSettingError(
+            f"unknown pool_type {value!r}: it must be python, javascript or shell.",
+            fix="Set ACA_POOL_TYPE (or c.PoolSettings.pool_type) to python, javascript or shell.",
+        )
+    return kind
+
+
+def check_max_connections(value: object) -> int:
+    """``value`` as a connection limit (an int >= 1), or a one-line error naming the setting."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise InvalidSettingError(
+            f"max_connections must be a whole number of at least 1, got {value!r}.",
+            fix="Set ACA_MAX_CONNECTIONS (or c.PoolSettings.max_connections) to, e.g., 200.",
+        )
+    return number
 
 
 def resolve_auth(mode: str, *, token: str | None, endpoint: str, credential: bool = False) -> str:
@@ -231,6 +264,12 @@ class PoolSettings(Configurable):
 
     connect_timeout = Float(10.0, help="Seconds to establish a connection.").tag(config=True)
 
+    max_connections = Int(
+        help=f"Connections one client opens to the pool at most (default "
+        f"{DEFAULT_MAX_CONNECTIONS}); more requests queue for a free one, up to their read "
+        "timeout. Env: ACA_MAX_CONNECTIONS.",
+    ).tag(config=True)
+
     delete_session_on_shutdown = Bool(
         True,
         help="Delete the remote session this kernel created when the kernel shuts down.",
@@ -243,6 +282,20 @@ class PoolSettings(Configurable):
     ).tag(config=True)
 
     completion_timeout = Float(2.0, help="Seconds a completion request may take.").tag(config=True)
+
+    pool_type = Unicode(
+        help="What the pool's sessions run: python (PythonLTS / custom containers), "
+        "javascript (NodeLTS) or shell (Shell); decides the request body (code or "
+        "shellCommand) and, for the embedded pool, its runtime. Env: ACA_POOL_TYPE.",
+    ).tag(config=True)
+
+    @default("pool_type")
+    def _default_pool_type(self) -> str:
+        return check_pool_type(self._env_fallback("pool_type"))
+
+    @validate("pool_type")
+    def _valid_pool_type(self, proposal: dict[str, Any]) -> str:
+        return check_pool_type(proposal["value"])
 
     local_pool_runtime = Unicode(
         "python",
@@ -289,6 +342,10 @@ class PoolSettings(Configurable):
     def _default_token(self) -> str:
         return self._env_fallback("token")
 
+    @default("max_connections")
+    def _default_max_connections(self) -> int:
+        return check_max_connections(self._env_fallback("max_connections"))
+
     @staticmethod
     def _env_fallback(name: str) -> str:
         names, fallback = ENV_FALLBACKS[name]
@@ -305,6 +362,10 @@ class PoolSettings(Configurable):
     @validate("auth")
     def _valid_auth(self, proposal: dict[str, Any]) -> str:
         return check_auth(proposal["value"])
+
+    @validate("max_connections")
+    def _valid_max_connections(self, proposal: dict[str, Any]) -> int:
+        return check_max_connections(proposal["value"])
 
     def resolved_auth(self, endpoint: str | None = None) -> str:
         """The auth mode ``auto`` stands for, given the endpoint in use."""

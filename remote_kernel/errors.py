@@ -8,7 +8,8 @@ The tree (modelled on httpx's ``_exceptions.py``)::
     │   └── UsageError                a %aca_* line used wrong in the kernel (IPython's name)
     ├── TransportError                the pool could not be reached or answered nothing
     │   ├── PoolConnectionError       DNS failure, connection refused, TLS failure
-    │   └── PoolTimeoutError          connect/read timeout (the execution is NOT re-sent)
+    │   ├── PoolTimeoutError          connect/read timeout (the execution is NOT re-sent)
+    │   └── ClientPoolFullError       the client's OWN connections stayed busy: not sent
     ├── PoolHTTPError                 the pool answered with an HTTP error status
     │   ├── BadRequestError           400: the request broke a rule (message from the pool)
     │   ├── AuthenticationError       401: no/expired token, or role not yet propagated
@@ -96,6 +97,14 @@ class PoolConnectionError(TransportError):
 
 class PoolTimeoutError(TransportError):
     """A connect or read timeout. An execution is never re-sent after one."""
+
+
+class ClientPoolFullError(TransportError):
+    """The request queued for a free connection of the client's own pool (all
+    ``max_connections`` busy) for its whole read timeout and was not sent.
+
+    The session pool was not contacted, so this is not a :class:`PoolConnectionError`.
+    """
 
 
 class PoolHTTPError(RemoteKernelError):

@@ -20,15 +20,22 @@ import sys
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic import (
+    Magics,
+    cell_magic,
+    line_cell_magic,
+    line_magic,
+    magics_class,
+    no_var_expand,
+)
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import publish_display_data
-from traitlets import Int, observe
+from traitlets import Int, Unicode, default, observe
 
 from remote_kernel import variables
 from remote_kernel.client.models import ExecutionResult
 from remote_kernel.commands import COMMANDS, AcaCommands, RemoteValue, line_value
-from remote_kernel.config import PoolSettings
+from remote_kernel.config import PoolSettings, env_first
 from remote_kernel.errors import ConfigurationError, ExecutionError, RemoteKernelError
 from remote_kernel.in_session import ALREADY_REMOTE, in_remote_session
 from remote_kernel.session import RemoteSession
@@ -141,9 +148,29 @@ class AcaMagics(Magics, PoolSettings):
         "Larger ones are refused with an error, never cut.",
     ).tag(config=True)
 
+    shell_pool_endpoint = Unicode(
+        help="Shell pool (containerType Shell) that %%aca_bash runs in. Empty: an embedded "
+        "local pool of bash sessions. Env: ACA_SHELL_POOL_ENDPOINT.",
+    ).tag(config=True)
+
+    javascript_pool_endpoint = Unicode(
+        help="Node.js pool (containerType NodeLTS) that %%aca_js runs in. Empty: an embedded "
+        "local pool of JavaScript (Deno) sessions. Env: ACA_JAVASCRIPT_POOL_ENDPOINT.",
+    ).tag(config=True)
+
+    @default("shell_pool_endpoint")
+    def _default_shell_endpoint(self) -> str:
+        return env_first(("ACA_SHELL_POOL_ENDPOINT",)).rstrip("/")
+
+    @default("javascript_pool_endpoint")
+    def _default_javascript_endpoint(self) -> str:
+        return env_first(("ACA_JAVASCRIPT_POOL_ENDPOINT",)).rstrip("/")
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.remote = RemoteSession(self)
+        #: Sessions of the other session types (%%aca_bash, %%aca_js), made on first use.
+        self._others: dict[str, RemoteSession] = {}
         self.commands = AcaCommands(
             self.remote,
             namespace=lambda: self.shell.user_ns if self.shell is not None else None,
@@ -243,6 +270,74 @@ class AcaMagics(Magics, PoolSettings):
             )
         return result
 
+    # ------------------------------------------------- other session types
+    @magic_arguments()
+    @argument(
+        "-t", "--timeout", type=float, metavar="S", help="Seconds the cell may run (at most 220)."
+    )
+    @cell_magic
+    @no_var_expand
+    def aca_bash(self, line: str, cell: str) -> None:
+        """Run the cell as a bash command in a shell session (a Shell pool).
+
+        One bash per notebook: ``cd``, exported variables and functions persist
+        between cells. stdout/stderr show here; a non-zero exit code fails the cell
+        (the error names the code). Pool: ``shell_pool_endpoint`` (empty: a local one).
+        """
+        args = parse_argstring(self.aca_bash, line)
+        self._guard(lambda: self._run_other("shell", cell, args.timeout))
+
+    @magic_arguments()
+    @argument(
+        "-t", "--timeout", type=float, metavar="S", help="Seconds the cell may run (at most 220)."
+    )
+    @cell_magic
+    @no_var_expand
+    def aca_js(self, line: str, cell: str) -> None:
+        """Run the cell as JavaScript in a Node.js session (a NodeLTS pool).
+
+        State persists between cells; ``console.log`` shows as output, the last
+        expression as the cell's value, a thrown error fails the cell. Pool:
+        ``javascript_pool_endpoint`` (empty: a local one running Deno's kernel).
+        """
+        args = parse_argstring(self.aca_js, line)
+        self._guard(lambda: self._run_other("javascript", cell, args.timeout))
+
+    def _other_session(self, kind: str) -> RemoteSession:
+        session = self._others.get(kind)
+        if session is None:
+            endpoint = (
+                self.shell_pool_endpoint if kind == "shell" else self.javascript_pool_endpoint
+            )
+            settings = PoolSettings(
+                pool_endpoint=endpoint,
+                pool_type=kind,
+                api_version=self.api_version,
+                auth=self.auth if endpoint else "auto",
+                token=self.token if endpoint else "",
+                execution_timeout=self.execution_timeout,
+                connect_timeout=self.connect_timeout,
+            )
+            session = self._others[kind] = RemoteSession(settings)
+        return session
+
+    def _run_other(self, kind: str, cell: str, timeout: float | None) -> None:
+        from remote_kernel.render import render_result
+
+        if not cell.strip():
+            raise UsageError("The cell is empty.")
+        remote = self._other_session(kind)
+        result = remote.execute(cell, timeout=timeout)
+        sink = IPythonSink()
+        render_result(result, sink)
+        sink.flush()
+        if result.error is not None:
+            raise RemoteExecutionError(
+                result.error.ename, result.error.evalue, _error_traceback(result), remote.session_id
+            )
+        if sink.result is not None:
+            publish_display_data(*sink.result)
+
     # ------------------------------------------------------------- commands
     def _run_command(self, name: str, line: str) -> None:
         self._guard(lambda: self.commands.run_line(f"%{name} {line}", IPythonSink()))
@@ -269,8 +364,10 @@ class AcaMagics(Magics, PoolSettings):
             raise
 
     def close(self) -> None:
-        """Delete the sessions this extension created and stop the embedded pool."""
+        """Delete the sessions this extension created and stop the embedded pools."""
         self.remote.close()
+        for other in self._others.values():
+            other.close()
 
 
 def _error_traceback(result: ExecutionResult) -> list[str]:

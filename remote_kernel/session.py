@@ -6,6 +6,7 @@ Shared by the wrapper kernel and the magics so both behave the same.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 import time
@@ -45,6 +46,15 @@ LOST_STATE = "lost_state"
 #: Azure's shortest cooldown is 300 s: after this much idle time, check the session.
 IDLE_PROBE_AFTER = 240.0
 MARKER = "_remote_kernel_session_marker"
+#: Per pool type: the code printing the session's marker, and the code setting it.
+_MARKER_CODE = {
+    "python": (f"print(globals().get({MARKER!r}))", MARKER + " = {value!r}"),
+    "javascript": (
+        f"console.log(String(globalThis.{MARKER}))",
+        f"globalThis.{MARKER} = " + "{value!r};",
+    ),
+    "shell": (f'echo "${{{MARKER}:-None}}"', MARKER + "={value}"),
+}
 
 
 #: What the embedded local pool speaks: known before its first answer, so the very
@@ -77,6 +87,8 @@ class RemoteSession:
         #: still created the session on the pool): what close() deletes.
         self._sent: set[str] = set()
         self._last_call: dict[str, float] = {}
+        #: Dropped async clients still closing (a task must be referenced until it ends).
+        self._closing: set[asyncio.Task[None]] = set()
 
     # ---------------------------------------------------------------- endpoint
     @property
@@ -95,9 +107,11 @@ class RemoteSession:
     def _start_local_pool(self) -> str:
         from remote_kernel.server import start_local_pool
 
+        kind = self.settings.pool_type
         self._pool = start_local_pool(
             token=secrets.token_urlsafe(24),
-            runtime=self.settings.local_pool_runtime,
+            # A shell or JavaScript front-end needs that runtime; Python ones may choose.
+            runtime=self.settings.local_pool_runtime if kind == "python" else kind,
             session_python=self.settings.local_pool_session_python or None,
         )
         self._notices.append(Notice(LOCAL_POOL, LOCAL_POOL_NOTICE))
@@ -139,7 +153,20 @@ class RemoteSession:
             self._endpoint = None
         if old[0] is not None:
             old[0].close()
-        # The async client is closed with its loop; dropping it is enough here.
+        if old[1] is not None:
+            self._aclose_later(old[1])
+
+    def _aclose_later(self, aclient: AsyncSessionPoolClient) -> None:
+        """Close a dropped async client on the loop it serves (the kernel's, running this
+        call), so its connections do not wait for the garbage collector and aiohttp does
+        not warn of an unclosed session; with no loop running there is nothing to do it."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(aclient.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     # ----------------------------------------------------------------- session
     @property
@@ -178,9 +205,16 @@ class RemoteSession:
             and time.monotonic() - last > self.idle_probe_after
         )
 
-    @staticmethod
-    def _probe_code() -> str:
-        return f"print(globals().get({MARKER!r}))"
+    def _probe_code(self) -> str:
+        return _MARKER_CODE[self.settings.pool_type][0]
+
+    def _run(
+        self, protocol: Protocol, code: str, session: str, timeout: float | None, eid: str | None
+    ) -> Step:
+        """One execution in the pool's language: ``shellCommand`` for a shell pool."""
+        if self.settings.pool_type == "shell":
+            return protocol.execute_shell(code, session, timeout=timeout, execution_id=eid)
+        return protocol.execute(code, session, timeout=timeout, execution_id=eid)
 
     def _probe_says_lost(self, session: str, result: ExecutionResult) -> bool:
         return result.stdout.strip() != self._markers.get(session)
@@ -197,7 +231,7 @@ class RemoteSession:
         result.notices[:0] = notices
         if result.session_created is None and (lost or session not in self._markers):
             self._markers[session] = secrets.token_hex(8)
-            return f"{MARKER} = {self._markers[session]!r}"
+            return _MARKER_CODE[self.settings.pool_type][1].format(value=self._markers[session])
         return None
 
     def _on_error(self, session: str, exc: BaseException) -> None:
@@ -224,12 +258,12 @@ class RemoteSession:
             for notice in self.take_notices():
                 on_event(ExecutionEvent(NOTICE_EVENT, {"kind": notice.kind, "text": notice.text}))
         if self._needs_probe(session):
-            probe = yield from protocol.execute(self._probe_code(), session, timeout=30)
+            probe = yield from self._run(protocol, self._probe_code(), session, 30, None)
             lost = self._probe_says_lost(session, probe)
         self._sent.add(session)
         try:
-            if on_event is None:
-                run = protocol.execute(code, session, timeout=timeout, execution_id=execution_id)
+            if on_event is None or self.settings.pool_type == "shell":
+                run = self._run(protocol, code, session, timeout, execution_id)
             else:
                 run = protocol.execute_streamed(
                     code, session, on_event, timeout=timeout, execution_id=execution_id, stdin=stdin
@@ -240,7 +274,7 @@ class RemoteSession:
             raise
         marker = self._after(session, result, lost)
         if marker:
-            yield from protocol.execute(marker, session, timeout=30)
+            yield from self._run(protocol, marker, session, 30, None)
         return result
 
     def execute(

@@ -24,7 +24,8 @@ from typing import Any
 
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
-CANCELLED = "Cancelled"
+#: Azure's ``OperationState`` spelling; the client also reads our old "Cancelled".
+CANCELLED = "Canceled"
 RUNNING = "Running"
 NOT_STARTED = "NotStarted"
 TIMED_OUT = "TimedOut"

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from remote_kernel.server import LocalPool
+from remote_kernel.server.versions import shape_for
 
 GEN1 = "2024-02-02-preview"
 GEN2 = "2024-10-02-preview"
@@ -53,11 +54,11 @@ class Api:
     call = request
 
     def run(self, sid: str, code: str, *, version: str = GEN2, **body: Any) -> dict[str, Any]:
-        """Synchronous generation-2 execution: the whole body."""
+        """Synchronous generation-2 execution: the whole body (its version's status asserted)."""
         response = self.request(
             "POST", "/executions", sid, version=version, json={"code": code, **body}
         )
-        assert response.status_code == 200, response.text
+        assert response.status_code == shape_for(version).execute_status, response.text
         return response.json()  # type: ignore[no-any-return]
 
     def run1(self, sid: str, code: str, **props: Any) -> dict[str, Any]:

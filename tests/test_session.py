@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from remote_kernel import errors
@@ -107,3 +109,30 @@ def test_close_deletes_the_session_it_created(local_pool):
 
     with SessionPoolClient(local_pool.url, token=local_pool.token) as c:
         assert sid not in {s.identifier for s in c.list_sessions()}
+
+
+async def test_reconfigure_closes_the_dropped_async_client(local_pool):
+    """A settings change (``%aca_config`` in the kernel) drops the async client: it is closed
+    on the kernel's loop, so its connections do not linger until garbage collection."""
+    rs = RemoteSession(settings_for(local_pool))
+    try:
+        assert (await rs.aexecute("1 + 1")).value == 2
+        old = rs.aclient
+        closed: list[bool] = []
+        real_aclose = old.aclose
+
+        async def recording_aclose() -> None:
+            await real_aclose()
+            closed.append(True)
+
+        old.aclose = recording_aclose
+        rs.reconfigure()
+        for _ in range(100):
+            if closed:
+                break
+            await asyncio.sleep(0.01)
+        assert closed, "the dropped async client was not closed"
+        assert rs.aclient is not old
+        assert (await rs.aexecute("2 + 2")).value == 4
+    finally:
+        await rs.aclose()

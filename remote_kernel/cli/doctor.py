@@ -399,6 +399,8 @@ def check_execution(target: Target | None, token_ok: bool, api_version: str) -> 
             ms = (time.monotonic() - started) * 1000
             _delete_quietly(client, session)
     except RemoteKernelError as exc:
+        if getattr(exc, "code", None) == "CodeNotSupported":
+            return _check_shell_pool(target, kwargs, session)
         return Check(
             "execution",
             False,
@@ -416,6 +418,29 @@ def check_execution(target: Target | None, token_ok: bool, api_version: str) -> 
             "(or compatible custom-container) pool.",
         )
     return Check("execution", True, f"`1+1` returned 2 in session {session} ({ms:.0f} ms)")
+
+
+def _check_shell_pool(target: Target, kwargs: dict[str, Any], session: str) -> Check:
+    """The endpoint refused code as a Shell pool does: check it runs a command instead."""
+    from remote_kernel.client import SessionPoolClient
+    from remote_kernel.errors import RemoteKernelError
+
+    started = time.monotonic()
+    try:
+        with SessionPoolClient(target.endpoint, **kwargs) as client:
+            result = client.execute_shell("echo $((1 + 1))", session=session, timeout=60)
+            ms = (time.monotonic() - started) * 1000
+            _delete_quietly(client, session)
+    except RemoteKernelError as exc:
+        return Check("execution", False, f"a shell command failed: {exc.message}", fix=exc.fix)
+    if result.exit_code != 0 or result.stdout.strip() != "2":
+        return Check("execution", False, f"`echo $((1 + 1))` did not print 2 ({result.stdout!r})")
+    return Check(
+        "execution",
+        True,
+        f"this is a Shell pool: `echo $((1 + 1))` printed 2 in session {session} ({ms:.0f} ms); "
+        "its kernel is remote-bash (remote-kernel install --language bash), its pool_type shell",
+    )
 
 
 def _shows_two(result: Any) -> bool:

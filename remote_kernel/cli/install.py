@@ -44,16 +44,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     install = subparsers.add_parser(
         "install",
         help="Install the Jupyter kernelspec (JupyterLab / VS Code list it).",
-        description="Install the 'Python (remote session)' kernelspec.",
+        description="Install a kernelspec: 'Python (remote session)', or with --language "
+        "'Bash (remote session)' or 'JavaScript (remote session)'.",
     )
     _add_location(install, "Install into")
     install.add_argument(
-        "--name", default=DEFAULT_NAME, help=f"Kernel name (default {DEFAULT_NAME})."
+        "--language",
+        choices=("python", "bash", "javascript"),
+        default="python",
+        help="The kernel's language, hence the session type it needs: python (remote-python), "
+        "bash (remote-bash, a Shell pool) or javascript (remote-javascript, a NodeLTS pool).",
+    )
+    install.add_argument(
+        "--name", default="", help=f"Kernel name (default {DEFAULT_NAME}, remote-bash...)."
     )
     install.add_argument(
         "--display-name",
-        default=DEFAULT_DISPLAY_NAME,
-        help=f'Name shown in front-ends (default "{DEFAULT_DISPLAY_NAME}").',
+        default="",
+        help=f'Name shown in front-ends (default "{DEFAULT_DISPLAY_NAME}", '
+        '"Bash (remote session)"...).',
     )
     install.add_argument(
         "--endpoint",
@@ -105,7 +114,8 @@ def run_install(args: argparse.Namespace) -> int:
     from remote_kernel.kernel.spec import SpecOptions, install, parse_env
 
     try:
-        options = SpecOptions(
+        options = SpecOptions.for_language(
+            args.language,
             name=args.name,
             display_name=args.display_name,
             endpoint=args.endpoint,

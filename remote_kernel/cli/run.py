@@ -176,19 +176,21 @@ def _spec_manager(
     the process env)."""
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 
-    from remote_kernel.kernel.spec import DEFAULT_NAME, SpecOptions, build_spec, template_dir
+    from remote_kernel.kernel.spec import LANGUAGES, SpecOptions, build_spec, template_dir
+
+    BUILT_IN = {name: language for language, (name, _, _) in LANGUAGES.items()}
 
     class RunSpecManager(KernelSpecManager):
         def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
             try:
                 spec = super().get_kernel_spec(kernel_name)
             except NoSuchKernel:
-                if kernel_name != DEFAULT_NAME:
+                # Built in, installed or not: remote-python, remote-bash, remote-javascript.
+                language = BUILT_IN.get(kernel_name)
+                if language is None:
                     raise
-                spec = KernelSpec(
-                    resource_dir=str(template_dir()),
-                    **build_spec(SpecOptions(python=sys.executable)),
-                )
+                options = SpecOptions.for_language(language, python=sys.executable)
+                spec = KernelSpec(resource_dir=str(template_dir()), **build_spec(options))
             if endpoint:
                 spec.env = {**(spec.env or {}), "ACA_POOL_ENDPOINT": endpoint}
             if extra_env:

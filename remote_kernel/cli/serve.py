@@ -51,8 +51,8 @@ def register(subparsers: Any) -> None:
         "serve",
         help="Run the local session pool (the dynamic-sessions REST API with local kernels).",
         description="Serve Azure Container Apps dynamic sessions' REST API (both generations) "
-        "with one local interpreter per session (an IPython kernel, or Pyodide with --runtime "
-        "pyodide). Prints the endpoint URL; Ctrl-C stops it.",
+        "with one local interpreter per session (an IPython kernel; Pyodide with --runtime "
+        "pyodide; bash with --runtime shell, a Shell pool). Prints the endpoint URL; Ctrl-C stops it.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
     parser.add_argument("--port", type=_port, default=0, help="Port (default 0: any free port).")

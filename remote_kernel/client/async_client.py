@@ -10,13 +10,13 @@ from typing import Any
 from remote_kernel.client.messages import Seconds, Sleep, Step
 from remote_kernel.client.methods import OPERATIONS, ClientMethods
 from remote_kernel.client.models import ExecutionEvent
-from remote_kernel.client.transport import AsyncHTTPXTransport
+from remote_kernel.client.transport import AsyncAiohttpTransport
 
 
 class AsyncSessionPoolClient(ClientMethods):
     """The asyncio twin of :class:`SessionPoolClient`: every operation is awaited."""
 
-    transport_class = AsyncHTTPXTransport
+    transport_class = AsyncAiohttpTransport
 
     async def run(self, step: Step) -> Any:  # type: ignore[override]
         driven = self._policy.drive(step)

@@ -3,7 +3,7 @@
 The layers under a client, from the wire up: ``messages`` (plain data),
 ``codecs`` (one per API generation), ``error_map`` and ``synthesis``,
 ``operations`` (every call as a step), ``policy`` (retries, token refresh),
-``transport`` (httpx), and the thin shells that drive steps (``sync_client``,
+``transport`` (httpx; aiohttp under the async client), and the thin shells that drive steps (``sync_client``,
 ``async_client``) with the methods of ``methods``.
 """
 
@@ -16,10 +16,12 @@ from remote_kernel.client.auth import Auth, make_auth
 from remote_kernel.client.operations import Protocol
 from remote_kernel.config import (
     DEFAULT_API_VERSION,
+    DEFAULT_MAX_CONNECTIONS,
     ENDPOINT_HELP,
     PoolSettings,
     check_api_version,
     check_endpoint,
+    check_max_connections,
 )
 
 
@@ -36,7 +38,10 @@ class ClientBase:
         credential: Any = None,
         timeout: float = 220.0,
         connect_timeout: float = 10.0,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
+        """``max_connections``: connections this client opens at most; more requests
+        queue for one (up to their read timeout) rather than fail."""
         endpoint = check_endpoint(endpoint)
         if not endpoint:
             raise errors.ConfigurationError("No pool endpoint given.", fix=ENDPOINT_HELP)
@@ -48,6 +53,7 @@ class ClientBase:
         self.endpoint = endpoint
         self.api_version = api_version
         self.connect_timeout = float(connect_timeout)
+        self.max_connections = check_max_connections(max_connections)
         self.protocol = Protocol(endpoint, api_version, default_timeout=timeout)
         self.protocol.auth_mode = self._auth.mode
 
@@ -61,6 +67,7 @@ class ClientBase:
             "token": settings.token or None,
             "timeout": settings.execution_timeout,
             "connect_timeout": settings.connect_timeout,
+            "max_connections": settings.max_connections,
         }
 
     @property

@@ -10,9 +10,10 @@ or a codec configured (or subclassed) for what that version changed.
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from remote_kernel import errors, wire
 from remote_kernel.client.error_map import request_id
@@ -39,6 +40,9 @@ class Codec:
     has_executions = True
     #: Route of a multipart upload.
     upload_path = "/files"
+    #: The execution id travels in Azure's ``operation-id`` request header (the
+    #: versions whose documents define it); otherwise nowhere (generation 1).
+    operation_id_header = False
 
     def __init__(self, *, stream_cap: int | None = None) -> None:
         #: The pool cuts each stream at this many characters by default
@@ -59,14 +63,37 @@ class Codec:
         asynchronous: bool = False,
     ) -> Request:
         path, body = self.execution_body(code, int(round(seconds)) or 1, execution_id, asynchronous)
+        headers = {}
+        if self.operation_id_header:
+            headers["operation-id"] = execution_id or str(uuid.uuid4())
         return Request(
-            "POST", path, params, body, operation="execute", read_timeout=seconds + READ_MARGIN
+            "POST",
+            path,
+            params,
+            body,
+            headers=headers,
+            operation="execute",
+            read_timeout=seconds + READ_MARGIN,
         )
 
     def execution_body(
         self, code: str, seconds: int, execution_id: str | None, asynchronous: bool
     ) -> tuple[str, dict[str, Any]]:
         raise NotImplementedError
+
+    def shell_request(
+        self,
+        command: str,
+        params: dict[str, str],
+        seconds: float,
+        execution_id: str | None = None,
+    ) -> Request:
+        """A shell command for a Shell pool (the shell tutorial's body)."""
+        raise errors.ConfigurationError(
+            "Shell pools take commands only through /executions (api-version "
+            "2025-02-02-preview or later).",
+            fix="Set api_version to 2025-02-02-preview or later.",
+        )
 
     def download_path(self, name: str) -> str:
         raise NotImplementedError
@@ -96,7 +123,13 @@ class Codec:
         error = _structured_error(payload.get(wire.ERROR))
         if payload.get(wire.TIMED_OUT_FLAG):
             status = ExecutionStatus.TIMED_OUT
-        if error is None and (
+        exit_code = shell_exit_code(payload, inner.get("status") or body.get("status"))
+        if exit_code is not None:
+            # A shell's stderr is the command's own: no traceback to read in it.
+            if exit_code != 0 and error is None:
+                message = f"The command exited with code {exit_code}."
+                error = ErrorInfo("NonZeroExitCode", message, [])
+        elif error is None and (
             status is ExecutionStatus.FAILED
             or (TRACEBACK_HEAD in stderr and wire.OUTPUTS not in payload)
         ):
@@ -109,6 +142,7 @@ class Codec:
             outputs = synthesise_outputs(stdout, stderr, value, error)
         duration = payload.get("executionTimeInMilliseconds")
         return ExecutionResult(
+            exit_code=exit_code,
             status=status,
             stdout=stdout,
             stderr=wire.strip_ansi(stderr),
@@ -117,7 +151,14 @@ class Codec:
             error=error,
             duration_ms=float(duration) if isinstance(duration, (int, float)) else None,
             truncated=bool(payload.get(wire.TRUNCATED)) or self.looks_truncated(stdout, stderr),
-            execution_id=str(body.get("id") or inner.get("id") or "") or None,
+            execution_id=str(
+                body.get("id")
+                or inner.get("id")
+                or response.header("operation-id")
+                or location_id(response.header("Operation-Location"))
+                or ""
+            )
+            or None,
             session_id=session,
             session_created=payload.get(wire.SESSION_CREATED),
             full_outputs=full,
@@ -173,18 +214,42 @@ class Generation2(Codec):
     """``2024-10-02-preview`` and later: ``/executions`` resources, flat bodies."""
 
     generation = 2
+    operation_id_header = True
 
     def execution_body(
         self, code: str, seconds: int, execution_id: str | None, asynchronous: bool
     ) -> tuple[str, dict[str, Any]]:
         body: dict[str, Any] = {
+            "codeInputType": "Inline",
             "code": code,
             "executionType": "Asynchronous" if asynchronous else "Synchronous",
             "timeoutInSeconds": seconds,
         }
+        return "/executions", body
+
+    def shell_request(
+        self,
+        command: str,
+        params: dict[str, str],
+        seconds: float,
+        execution_id: str | None = None,
+    ) -> Request:
+        body: dict[str, Any] = {
+            "codeInputType": "inline",
+            "executionType": "Synchronous",
+            "shellCommand": command,
+            "timeoutInSeconds": int(round(seconds)) or 1,
+        }
         if execution_id:
             body["id"] = execution_id
-        return "/executions", body
+        return Request(
+            "POST",
+            "/executions",
+            params,
+            body,
+            operation="execute shell command",
+            read_timeout=seconds + READ_MARGIN,
+        )
 
     def execution_payload(self, inner: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         result = inner.get("result")
@@ -274,11 +339,33 @@ def _execution_body(response: Response) -> dict[str, Any]:
     return body
 
 
+def location_id(location: str | None) -> str | None:
+    """The execution id in an ``Operation-Location`` (``.../executions/{id}?...``)."""
+    if not location:
+        return None
+    path = urlsplit(location).path.rstrip("/")
+    head, _, last = path.rpartition("/")
+    return unquote(last) if head.endswith("/executions") and last else None
+
+
 def _status(value: Any, http_status: int) -> ExecutionStatus:
     name = wire.STATUS_ALIASES.get(str(value or "").strip().lower())
     if name is not None:
         return ExecutionStatus(name)
     return ExecutionStatus.RUNNING if http_status == 202 else ExecutionStatus.SUCCEEDED
+
+
+def shell_exit_code(payload: dict[str, Any], status: Any) -> int | None:
+    """A Shell pool's exit code: ``result.exitCode`` (an int, Azure-Samples' shell
+    container), else a numeric top-level ``status`` (as LangChain reads Azure's shell
+    pools). None for code executions. See docs/protocol-extensions.md, "Session types"."""
+    value = payload.get("exitCode")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(status or "").strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    return None
 
 
 def _structured_error(value: Any) -> ErrorInfo | None:

@@ -87,8 +87,10 @@ class SendError:
     """A request that got no HTTP answer, as any transport reports it.
 
     ``kind`` decides whether another try is safe: ``connect`` (never sent),
-    ``read_timeout`` (sent; the pool may be running it), ``timeout`` (another
-    phase timed out) or ``broken`` (the connection broke after sending).
+    ``pool_full`` (never sent: it queued its whole read timeout for a connection of
+    the client's own pool), ``read_timeout`` (sent; the pool may be running it),
+    ``timeout`` (another phase timed out) or ``broken`` (the connection broke after
+    sending, or may have).
     """
 
     kind: str

@@ -32,6 +32,7 @@ from remote_kernel.config import PoolSettings
 #: The methods that talk to the pool (the async client awaits each).
 OPERATIONS = (
     "execute",
+    "execute_shell",
     "start_execution",
     "get_execution",
     "wait_execution",
@@ -64,9 +65,11 @@ class ClientMethods(ClientBase):
     ) -> None:
         """``transport``: an httpx transport under the client's own (tests: a MockTransport)."""
         super().__init__(endpoint, **kwargs)
-        self._transport = self.transport_class(self.endpoint, self.connect_timeout, transport)
+        self._transport = self.transport_class(
+            self.endpoint, self.connect_timeout, transport, max_connections=self.max_connections
+        )
         self._http = self._transport.http  # the httpx client itself, for raw calls in tests
-        self._policy = Policy(self.endpoint, self._auth)
+        self._policy = Policy(self.endpoint, self._auth, self.max_connections)
 
     def run(self, step: Step) -> Any:
         """Drive a step of ``self.protocol`` (or a step composed of several) to its value."""
@@ -110,6 +113,16 @@ class ClientMethods(ClientBase):
         return self.run(
             self.protocol.execute(code, session, timeout=timeout, execution_id=execution_id)
         )
+
+    def execute_shell(
+        self, command: str, *, session: str, timeout: Seconds = None
+    ) -> ExecutionResult:
+        """Run a shell command in a session of a Shell pool and wait for it.
+
+        ``result.exit_code`` is the command's exit code; a non-zero one makes the
+        result an error (``NonZeroExitCode``). Needs api-version 2025-02-02-preview+.
+        """
+        return self.run(self.protocol.execute_shell(command, session, timeout=timeout))
 
     def start_execution(
         self, code: str, *, session: str, timeout: Seconds = None, execution_id: str | None = None

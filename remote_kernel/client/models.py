@@ -82,6 +82,8 @@ class ExecutionResult:
     #: front-end shows only the notices and the error from this result.
     streamed: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: A shell command's exit code (Shell pools; None for code).
+    exit_code: int | None = None
 
     @property
     def ok(self) -> bool:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from remote_kernel import errors, wire
 from remote_kernel.client import error_map
@@ -122,6 +122,22 @@ class Protocol:
         self._require_executions("get an execution")
         return self._on_execution("GET", execution_id, session, "execution status")
 
+    def poll_request(self, location: str | None, execution_id: str, session: str) -> Request:
+        """Poll where the pool said (``Operation-Location``), if that is a URL on this pool.
+
+        A location elsewhere (another host, a path outside the endpoint) is not
+        followed: the bearer token goes only to the endpoint. Nor is a relative
+        one (the samples' ``/executions/{id}?...`` is relative to the host, not to an
+        endpoint with a path; the examples' is a placeholder). Then, as without one,
+        the execution's own route is polled (its id may come from the location).
+        """
+        target = location or ""
+        if not target.startswith(self.endpoint + "/"):
+            return self.get_execution_request(execution_id, session)
+        parts = urlsplit(target[len(self.endpoint) :])
+        params = {**dict(parse_qsl(parts.query)), **self._params(session)}
+        return Request("GET", parts.path, params, operation="execution status", idempotent=True)
+
     def cancel_request(self, execution_id: str, session: str) -> Request:
         return self._on_execution("POST", execution_id, session, "cancel")
 
@@ -151,7 +167,28 @@ class Protocol:
         result = self.parse_execution(response, session)
         if result.finished or not self.codec.has_executions:
             return result
-        return (yield from self._poll(result, session, self._timeout(timeout)))
+        location = response.header("Operation-Location")
+        return (yield from self._poll(result, session, self._timeout(timeout), location))
+
+    def execute_shell(
+        self,
+        command: str,
+        session: str,
+        *,
+        timeout: Seconds = None,
+        execution_id: str | None = None,
+    ) -> Step:
+        """Run a shell command in a Shell pool's session; the result has ``exit_code``."""
+        if not isinstance(command, str):
+            raise errors.ConfigurationError("The shell command must be a string.")
+        seconds = self._timeout(timeout)
+        response = yield self.codec.shell_request(
+            command, self._params(session), seconds, execution_id
+        )
+        result = self.parse_execution(response, session)
+        if result.finished:
+            return result
+        return (yield from self._poll(result, session, seconds))
 
     def execute_streamed(
         self,
@@ -241,7 +278,9 @@ class Protocol:
             return result
         return (yield from self._poll(result, session, self._timeout(timeout)))
 
-    def _poll(self, result: ExecutionResult, session: str, timeout: float) -> Step:
+    def _poll(
+        self, result: ExecutionResult, session: str, timeout: float, location: str | None = None
+    ) -> Step:
         if not result.execution_id:
             raise errors.ServerError(
                 "The pool accepted the execution but sent no execution id to poll.", status_code=202
@@ -251,7 +290,7 @@ class Protocol:
             delay = POLL_INTERVALS[min(attempt, len(POLL_INTERVALS) - 1)]
             yield Sleep(delay)
             waited += delay
-            response = yield self.get_execution_request(result.execution_id, session)
+            response = yield self.poll_request(location, result.execution_id, session)
             result = self.parse_execution(response, session)
             if result.finished:
                 return result

@@ -17,7 +17,7 @@ from remote_kernel import errors
 from remote_kernel.client.auth import Auth
 from remote_kernel.client.error_map import ENDPOINT_FIX
 from remote_kernel.client.messages import Request, Response, SendError, Sleep, Step
-from remote_kernel.config import is_loopback
+from remote_kernel.config import DEFAULT_MAX_CONNECTIONS, is_loopback
 
 #: GET/DELETE and polling: at most this many tries, with these pauses.
 RETRY_DELAYS = (0.2, 0.5, 1.0)
@@ -32,9 +32,12 @@ Driven = Generator["Request | Sleep", "Response | SendError | None", Any]
 class Policy:
     """The retry and refresh rules of one client (its endpoint and its auth)."""
 
-    def __init__(self, endpoint: str, auth: Auth) -> None:
+    def __init__(
+        self, endpoint: str, auth: Auth, max_connections: int = DEFAULT_MAX_CONNECTIONS
+    ) -> None:
         self.endpoint = endpoint
         self.auth = auth
+        self.max_connections = max_connections
 
     def drive(self, step: Step) -> Driven:
         """Run ``step``, each of its requests tried as the rules allow; return its value.
@@ -99,6 +102,8 @@ class Policy:
                 fix="Raise the timeout (c.PoolSettings.execution_timeout, at most 220 s) or "
                 "make the cell shorter.",
             )
+        if error.kind == "pool_full":
+            return self.pool_full_error(req)
         if error.kind == "connect":
             local = " For the local pool, start it with `remote-kernel serve`."
             return errors.PoolConnectionError(
@@ -112,6 +117,20 @@ class Policy:
             f"The connection to {self.endpoint} broke during the {op}: {reason}.{tail}"
         )
 
+    def pool_full_error(self, req: Request) -> errors.ClientPoolFullError:
+        """A request that waited its whole budget for one of the client's own connections."""
+        op = req.operation or "request"
+        seconds = req.read_timeout or DEFAULT_READ_TIMEOUT
+        return errors.ClientPoolFullError(
+            f"The {op} waited {seconds:g} s for a free connection of this client's own "
+            f"connection pool (max_connections={self.max_connections}) and was not sent: "
+            "all its connections stayed busy with other requests. The session pool was not "
+            "contacted.",
+            fix="Raise the limit (c.PoolSettings.max_connections, the ACA_MAX_CONNECTIONS "
+            "environment variable, or the client's max_connections= argument), or run fewer "
+            "requests at once.",
+        )
+
 
 def retry_delay(
     req: Request,
@@ -123,11 +142,15 @@ def retry_delay(
     """Seconds to wait before another try, or None: do not try again.
 
     A request that may have reached the server (anything but a failed
-    connect) is retried only when idempotent: an execution never runs twice.
+    connect) is retried only when idempotent: an execution never runs twice. A
+    request that queued its whole budget for the client's own pool (``pool_full``)
+    is not tried again: another wait would only double the user's.
     """
     if attempt >= len(RETRY_DELAYS):
         return None
     if error is not None:
+        if error.kind == "pool_full":
+            return None
         safe = error.kind == "connect" or (req.idempotent and error.kind != "read_timeout")
         return RETRY_DELAYS[attempt] if safe else None
     if response is not None and req.idempotent and response.status_code in RETRY_STATUSES:

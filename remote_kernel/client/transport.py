@@ -1,42 +1,58 @@
-"""The httpx transports: send one :class:`Request` once, answer a :class:`Response`
-or a :class:`SendError`. Nothing else (no retries, no parsing) happens here.
+"""The transports: send one :class:`Request` once, answer a :class:`Response` or a
+:class:`SendError`. Nothing else (no retries, no parsing) happens here.
 
-Another HTTP library (issue 16: aiohttp under the async client) is another
-class with the same two methods, ``send`` and ``close``/``aclose``, that maps
-its own exceptions to :class:`SendError` kinds.
+The sync client sends over httpx. The async client sends over aiohttp
+(:class:`AsyncAiohttpTransport`): httpx's async pool collapses at agent scale
+(issue 16, ``benchmarks/bench_scale.py``). :class:`AsyncHTTPXTransport` stays for
+an injected httpx transport (tests' ``httpx.MockTransport``).
 """
 
 from __future__ import annotations
 
+import json
 from types import TracebackType
 from typing import Any
 
 import httpx
 
 from remote_kernel import __version__, wire
+from remote_kernel.client.aiohttp_transport import AiohttpTransport
 from remote_kernel.client.messages import Download, EventFeed, Request, Response, SendError
 from remote_kernel.client.policy import DEFAULT_READ_TIMEOUT
 from remote_kernel.client.transfers import DownloadSink
+from remote_kernel.config import DEFAULT_MAX_CONNECTIONS
 
 CHUNK = 1 << 20
-_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+USER_AGENT = f"remote-kernel/{__version__}"
 
 
-def client_kwargs(endpoint: str, connect_timeout: float) -> dict[str, Any]:
+def client_kwargs(
+    endpoint: str, connect_timeout: float, max_connections: int = DEFAULT_MAX_CONNECTIONS
+) -> dict[str, Any]:
     """Settings of the ``httpx.Client``/``httpx.AsyncClient`` under a transport."""
     return {
         "base_url": endpoint,
-        "headers": {"User-Agent": f"remote-kernel/{__version__}"},
+        "headers": {"User-Agent": USER_AGENT},
         "timeout": httpx.Timeout(DEFAULT_READ_TIMEOUT, connect=connect_timeout),
         # Keep idle connections a minute (notebook cells are seconds apart: a new TLS
         # handshake per cell is what the known clients pay), but drop them before the
         # server does (load balancers: 4 min; the local pool: 2 min), so a request is
         # never written into a connection the server is closing.
         "limits": httpx.Limits(
-            max_connections=200, max_keepalive_connections=100, keepalive_expiry=60.0
+            max_connections=max_connections,
+            max_keepalive_connections=max(1, max_connections // 2),
+            keepalive_expiry=60.0,
         ),
         "follow_redirects": False,
     }
+
+
+def timeout(req: Request, connect_timeout: float) -> httpx.Timeout:
+    """The request's own read timeout (an execution's); a full client pool is
+    queued for as long (it is the budget the caller gave this request)."""
+    read = req.read_timeout or DEFAULT_READ_TIMEOUT
+    return httpx.Timeout(read, connect=connect_timeout, pool=read)
 
 
 def build(
@@ -46,7 +62,6 @@ def build(
     connect_timeout: float,
 ) -> httpx.Request:
     """The httpx request for ``req``; its read timeout is the request's own (an execution's)."""
-    read = req.read_timeout or DEFAULT_READ_TIMEOUT
     resume = req.events.parser.last_event_id if req.events is not None else None
     kwargs: dict[str, Any] = {
         "params": req.params,
@@ -55,7 +70,7 @@ def build(
             **headers,
             **({"Last-Event-ID": str(resume)} if resume is not None else {}),
         },
-        "timeout": httpx.Timeout(read, connect=connect_timeout, pool=connect_timeout),
+        "timeout": timeout(req, connect_timeout),
     }
     if req.upload is not None:
         field, name, fileobj, ctype = req.upload
@@ -66,22 +81,39 @@ def build(
 
 
 def decode(response: httpx.Response) -> Response:
+    """An httpx answer as a :class:`Response` (see :func:`parse`)."""
+    headers = dict(response.headers)
+    return Response(
+        response.status_code, headers, parse(response.status_code, headers, response.content)
+    )
+
+
+def parse(status: int, headers: dict[str, str], content: bytes) -> Any:
     """JSON when it is JSON, text for errors and text types, bytes otherwise."""
-    ctype = response.headers.get("content-type", "")
-    body: Any = response.content
-    if "json" in ctype or body[:1] in (b"{", b"["):
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if "json" in ctype or content[:1] in (b"{", b"["):
         try:
-            body = response.json()
+            return json.loads(content)
         except ValueError:
-            body = response.text
-    elif response.status_code >= 400 or ctype.startswith("text/"):
-        body = response.text
-    return Response(response.status_code, dict(response.headers), body)
+            return _text(content, ctype)
+    if status >= 400 or ctype.startswith("text/"):
+        return _text(content, ctype)
+    return content
+
+
+def _text(content: bytes, ctype: str) -> str:
+    charset = ctype.partition("charset=")[2].split(";")[0].strip(' "') or "utf-8"
+    try:
+        return content.decode(charset, "replace")
+    except LookupError:
+        return content.decode("utf-8", "replace")
 
 
 def send_error(exc: httpx.HTTPError) -> SendError:
     """What an httpx failure means for another try (see :class:`SendError`)."""
     reason = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.PoolTimeout):  # the client's own pool stayed full: not sent
+        return SendError("pool_full", reason)
     if isinstance(exc, httpx.ReadTimeout):
         return SendError("read_timeout", reason)
     if isinstance(exc, _NEVER_SENT):
@@ -152,10 +184,17 @@ class HTTPXTransport:
     """Blocking sends over one ``httpx.Client`` (one keep-alive pool per client)."""
 
     def __init__(
-        self, endpoint: str, connect_timeout: float, transport: httpx.BaseTransport | None = None
+        self,
+        endpoint: str,
+        connect_timeout: float,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.connect_timeout = connect_timeout
-        self.http = httpx.Client(transport=transport, **client_kwargs(endpoint, connect_timeout))
+        self.http = httpx.Client(
+            transport=transport, **client_kwargs(endpoint, connect_timeout, max_connections)
+        )
 
     def send(self, req: Request, headers: dict[str, str]) -> Response | SendError:
         request = build(self.http, req, headers, self.connect_timeout)
@@ -206,10 +245,12 @@ class AsyncHTTPXTransport:
         endpoint: str,
         connect_timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.http = httpx.AsyncClient(
-            transport=transport, **client_kwargs(endpoint, connect_timeout)
+            transport=transport, **client_kwargs(endpoint, connect_timeout, max_connections)
         )
 
     async def send(self, req: Request, headers: dict[str, str]) -> Response | SendError:
@@ -251,3 +292,50 @@ class AsyncHTTPXTransport:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+class AsyncAiohttpTransport(AsyncHTTPXTransport):
+    """Asyncio sends on an aiohttp pool: the async client's default.
+
+    A request without an upload or download (executions, polling, listings) goes
+    through :meth:`AiohttpTransport.fetch`, which builds no httpx objects (their CPU
+    cost is what held the client to 0.26x of a raw aiohttp loop at 500 sessions).
+    Uploads and downloads go through httpx over the same :class:`AiohttpTransport`,
+    so they stream. Both paths raise httpx's exception classes, so :func:`send_error`
+    maps them: only a failure before a byte could leave is ``connect``.
+
+    An injected transport that is not an :class:`AiohttpTransport` (a test's
+    ``httpx.MockTransport``) gets the plain httpx path for every request.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        connect_timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        if transport is None:
+            transport = AiohttpTransport(max_connections=max_connections)
+        super().__init__(endpoint, connect_timeout, transport, max_connections=max_connections)
+        self.wire = transport if isinstance(transport, AiohttpTransport) else None
+        self.base = str(self.http.base_url).rstrip("/") + "/"  # httpx merges paths so
+
+    async def send(self, req: Request, headers: dict[str, str]) -> Response | SendError:
+        if self.wire is None or req.upload is not None or req.download is not None:
+            return await super().send(req, headers)
+        if req.events is not None:  # an event stream: httpx over the same aiohttp pool
+            return await super().send(req, headers)
+        try:
+            status, answer_headers, content = await self.wire.fetch(
+                req.method,
+                self.base + req.path.lstrip("/"),
+                params=req.params,
+                headers={"User-Agent": USER_AGENT, **req.headers, **headers},
+                json_body=req.json,
+                timeout=timeout(req, self.connect_timeout),
+            )
+        except httpx.HTTPError as exc:
+            return send_error(exc)
+        return Response(status, answer_headers, parse(status, answer_headers, content))

@@ -329,7 +329,7 @@ class RemoteKernel(Kernel, PoolSettings):
             remote = await self._remote_ready()
             code = introspect.user_expressions_code(expressions)
             result = await remote.aexecute(code, execution_id=str(uuid.uuid4()))
-            self._take_notices(result)
+            remote.defer_notices(result.notices)  # the next cell shows them
             if not result.ok:
                 raise ValueError("the remote evaluation failed")
             values = introspect.user_expressions_reply(result.stdout, expressions)
@@ -585,8 +585,12 @@ def _consume(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-def launch() -> None:
-    """``python -m remote_kernel -f CONNECTION_FILE``."""
+def launch(kernel_class: type[RemoteKernel] | None = None) -> None:
+    """``python -m remote_kernel -f CONNECTION_FILE`` (the language's kernel; see languages)."""
+    if kernel_class is None:
+        from remote_kernel.kernel.languages import kernel_class as chosen
+
+        kernel_class = chosen()
     from ipykernel.kernelapp import IPKernelApp
 
     options: dict[str, Any] = {}
@@ -594,4 +598,4 @@ def launch() -> None:
     # (e.g. from the local pool's processes) into cells.
     if "capture_fd_output" in IPKernelApp.class_trait_names():
         options["capture_fd_output"] = False
-    IPKernelApp.launch_instance(kernel_class=RemoteKernel, **options)
+    IPKernelApp.launch_instance(kernel_class=kernel_class, **options)

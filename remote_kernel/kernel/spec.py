@@ -16,12 +16,21 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.identifiers import validate_identifier
 
 DEFAULT_NAME = "remote-python"
 DEFAULT_DISPLAY_NAME = "Python (remote session)"
+#: ``--language``: (kernelspec name, display name, kernelspec ``language``).
+LANGUAGES = {
+    "python": (DEFAULT_NAME, DEFAULT_DISPLAY_NAME, "python"),
+    "bash": ("remote-bash", "Bash (remote session)", "bash"),
+    "javascript": ("remote-javascript", "JavaScript (remote session)", "javascript"),
+}
+#: Set in a non-Python kernelspec's env: which kernel class starts (kernel/languages.py).
+LANGUAGE_ENV = "REMOTE_KERNEL_LANGUAGE"
 
 _KERNEL_NAME_RE = re.compile(r"^[a-z0-9._\-]+$", re.IGNORECASE)
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -84,6 +93,19 @@ class SpecOptions:
     env: dict[str, str] = field(default_factory=dict)
     python: str = sys.executable
     interrupt_mode: str = "signal"
+    language: str = "python"
+
+    @classmethod
+    def for_language(cls, language: str, **kwargs: Any) -> SpecOptions:
+        """Options whose name and display name default to ``language``'s."""
+        if language not in LANGUAGES:
+            raise ConfigurationError(
+                f"Unknown kernel language {language!r}.",
+                fix=f"Choose one of: {', '.join(LANGUAGES)}.",
+            )
+        name, display, _ = LANGUAGES[language]
+        kwargs = {k: v for k, v in kwargs.items() if v}
+        return cls(**{"name": name, "display_name": display, **kwargs, "language": language})
 
 
 def build_spec(options: SpecOptions) -> dict:
@@ -94,7 +116,12 @@ def build_spec(options: SpecOptions) -> dict:
     if options.interrupt_mode not in ("signal", "message"):
         raise ConfigurationError(f"Invalid interrupt mode {options.interrupt_mode!r}.")
     spec["interrupt_mode"] = options.interrupt_mode
+    if options.language not in LANGUAGES:
+        raise ConfigurationError(f"Unknown kernel language {options.language!r}.")
+    spec["language"] = LANGUAGES[options.language][2]
     env = dict(spec.get("env") or {})
+    if options.language != "python":
+        env[LANGUAGE_ENV] = options.language
     env.update(options.env)
     if options.endpoint:
         env["ACA_POOL_ENDPOINT"] = validate_endpoint(options.endpoint)

@@ -6,7 +6,8 @@ it in the foreground. The modules, from the outside in:
 
 - ``background``: :func:`start_local_pool`, uvicorn in a thread.
 - ``app``: the routes (both API generations); ``openapi``: their OpenAPI document.
-- ``shapes``: every response body; ``api_errors``: the error answer every layer raises.
+- ``shapes``: every response body; ``api_errors``: the error answer every layer raises;
+  ``versions``: what differs between api-versions (status codes, limits, null values).
 - ``pool``: sessions by identifier, executions, cooldown, prewarming.
 - ``files``: a session's file area (uploads, downloads, listings).
 - ``metadata``: ``GET /metadata``, what a session of this pool runs (asked of a runtime once).
@@ -17,7 +18,10 @@ it in the foreground. The modules, from the outside in:
 - ``streaming``: a streamed execution's event log and its server-sent events.
 - ``runtimes``: what runs a session's code; the contract and its shared rules
   (``runtimes.base``), IPython (``runtimes.ipython``), Pyodide under Deno
-  (``runtimes.pyodide``) and the registry by name (``runtimes.registry``).
+  (``runtimes.pyodide``), bash (``runtimes.shell``), Deno's JavaScript kernel
+  (``runtimes.javascript``) and the registry by name (``runtimes.registry``).
+- ``session_types``: which request body each pool type takes, and a shell
+  pool's answer (the exit code).
 - ``mnt_data``: whether and how IPython sessions get a private ``/mnt/data``.
 - ``sandbox``: what the Pyodide runtime needs on the host (Deno, Pyodide, JS side).
 - ``inside``: code that runs inside a session's interpreter, never imported here.

@@ -9,10 +9,15 @@ in ``x-ms-error-code``.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
+import contextlib
 import hmac
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -35,7 +40,7 @@ from remote_kernel.config import (
     is_generation1,
 )
 from remote_kernel.identifiers import identifier_rule, is_valid_identifier
-from remote_kernel.server import files, shapes, streaming
+from remote_kernel.server import files, session_types, shapes, streaming
 from remote_kernel.server.api_errors import ApiError, error_body
 from remote_kernel.server.metadata import pool_metadata
 from remote_kernel.server.openapi import openapi_document
@@ -45,6 +50,7 @@ from remote_kernel.server.pool import (
     Execution,
     SessionPool,
 )
+from remote_kernel.server.versions import shape_for
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +58,10 @@ DEFAULT_MAX_UPLOAD_BYTES = 128 * 1024 * 1024
 #: Largest JSON request body (code plus options). Read whole into memory, so bounded:
 #: a 200 MB body used to be buffered (and run) in full.
 MAX_JSON_BYTES = 16 * 1024 * 1024
-_EXECUTION_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+#: Execution ids (``operation-id`` header, or our ``id`` body field): URL-path safe.
+_EXECUTION_ID = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
+#: An Asynchronous run finished within this many seconds is answered finished.
+ASYNC_GRACE = 0.5
 _VERSIONS = ", ".join(sorted(GEN1_API_VERSIONS | GEN2_API_VERSIONS))
 #: Routes anyone may read without the token: the API description holds no secret.
 _PUBLIC_PATHS = frozenset({"/openapi.json"})
@@ -129,6 +138,10 @@ async def _json_object(request: Request) -> dict[str, Any]:
         body = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "InvalidRequestBody", "The request body is not valid JSON.") from None
+    except RecursionError:
+        raise ApiError(
+            400, "InvalidRequestBody", "The request body's JSON is nested too deeply."
+        ) from None
     if not isinstance(body, dict):
         raise ApiError(400, "InvalidRequestBody", "The request body must be a JSON object.")
     return body
@@ -138,18 +151,24 @@ def _invalid(message: str) -> ApiError:
     return ApiError(400, "InvalidRequestBody", message)
 
 
-def _code(body: dict[str, Any]) -> str:
-    if "shellCommand" in body and "code" not in body:
-        raise ApiError(
-            400, "ShellNotSupported", "This pool runs Python code ('code'), not shell commands."
-        )
-    kind = body.get("codeInputType", "inline")
-    if not isinstance(kind, str) or kind.lower() != "inline":
-        raise _invalid("Only codeInputType 'inline' is supported.")
-    code = body.get("code")
-    if not isinstance(code, str):
-        raise _invalid("The body needs 'code': the Python source to run, as a string.")
-    return code
+def _code(request: Request, body: dict[str, Any]) -> str:
+    """The source to run, in the field this pool's session type takes (see session_types),
+    decoded as its ``codeInputType`` says."""
+    kind = body.get("codeInputType", "Inline")
+    if not isinstance(kind, str) or kind.lower() not in ("inline", "inlinetext", "inlinebase64"):
+        raise _invalid("codeInputType must be 'Inline', 'InlineText' or 'InlineBase64'.")
+    source = session_types.source(request.app.state.session_type, body)
+    return _decode_base64(source) if kind.lower() == "inlinebase64" else source
+
+
+def _decode_base64(code: str) -> str:
+    """``InlineBase64``: the source is base64 of its UTF-8 bytes."""
+    try:
+        return base64.b64decode(code, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise _invalid(
+            "codeInputType is 'InlineBase64' but 'code' is not base64 of UTF-8 text."
+        ) from None
 
 
 def _timeout(body: dict[str, Any]) -> float:
@@ -163,10 +182,10 @@ def _timeout(body: dict[str, Any]) -> float:
     return min(float(value), MAX_EXECUTION_TIMEOUT)
 
 
-def _max_output(body: dict[str, Any]) -> int:
+def _max_output(body: dict[str, Any], default: int = DEFAULT_MAX_OUTPUT_CHARS) -> int:
     value = body.get("outputStreamsMaxLength")
     if value is None:
-        return DEFAULT_MAX_OUTPUT_CHARS
+        return default
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _invalid("outputStreamsMaxLength must be a non-negative integer.")
     return value
@@ -179,13 +198,16 @@ def _execution_type(body: dict[str, Any]) -> str:
     return value[0].upper() + value[1:].lower()
 
 
-def _execution_id(body: dict[str, Any]) -> str | None:
+def _execution_id(request: Request, body: dict[str, Any]) -> str | None:
+    """The ``operation-id`` request header (Azure's), or our ``id`` body field; one id."""
+    header = request.headers.get("operation-id")
     value = body.get("id")
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _EXECUTION_ID.fullmatch(value):
-        raise _invalid("'id' must be 1-64 letters, digits or '-'.")
-    return value
+    for name, given in (("operation-id header", header), ("'id'", value)):
+        if given is not None and (not isinstance(given, str) or not _EXECUTION_ID.fullmatch(given)):
+            raise _invalid(f"The {name} must be 1-128 letters, digits or '-', '.', '_', '~'.")
+    if header is not None and value is not None and header != value:
+        raise _invalid(f"The operation-id header {header!r} and 'id' {value!r} differ.")
+    return header if header is not None else value
 
 
 def _operation_location(request: Request, execution: Execution) -> str:
@@ -193,6 +215,30 @@ def _operation_location(request: Request, execution: Execution) -> str:
         {"api-version": request.query_params["api-version"], "identifier": execution.identifier}
     )
     return f"{str(request.base_url).rstrip('/')}/executions/{execution.id}?{query}"
+
+
+def _execution_headers(
+    request: Request, execution: Execution, received: float, *, location: bool = True
+) -> dict[str, str]:
+    """What the real service sends with an execution answer (issue 15 item 13).
+
+    ``operation-id`` and ``Operation-Location`` are in Azure's documents; the session
+    guid and the timings are in Azure's samples (``X-Ms-Session-Guid``,
+    ``X-Ms-Container-Execution-Duration``, ``X-Ms-Execution-Request-Time``,
+    ``X-Ms-Overall-Execution-Time``); timings only once the run has finished.
+    """
+    headers = {"operation-id": execution.id}
+    if location:
+        headers["Operation-Location"] = _operation_location(request, execution)
+    session = _pool(request).get(execution.identifier)
+    if session is not None:
+        headers["x-ms-session-guid"] = str(uuid.UUID(hex=session.etag))
+    if execution.outcome is not None:
+        elapsed = time.monotonic() - received
+        headers["x-ms-container-execution-duration"] = str(round(execution.outcome.duration_ms))
+        headers["x-ms-execution-request-time"] = f"{elapsed * 1000:.6f}"
+        headers["x-ms-overall-execution-time"] = f"{elapsed:.9f}s"
+    return headers
 
 
 def _known_execution(request: Request) -> tuple[str, Execution]:
@@ -212,51 +258,77 @@ def _known_execution(request: Request) -> tuple[str, Execution]:
 
 async def execute_gen1(request: Request) -> Response:
     """``POST /code/execute``: synchronous, answered in the generation-1 shape."""
+    received = time.monotonic()
     _, ident = _session_params(request)
     body = await _json_object(request)
     props = body.get("properties")
     props = props if isinstance(props, dict) else body
     execution = await _pool(request).submit(
-        ident, _code(props), timeout=_timeout(props), max_output_chars=_max_output(props)
+        ident, _code(request, props), timeout=_timeout(props), max_output_chars=_max_output(props)
     )
     await execution.done.wait()
     assert execution.outcome is not None
     return JSONResponse(
-        shapes.gen1_execution(execution.outcome, session_created=execution.session_created)
+        shapes.gen1_execution(
+            execution.outcome,
+            session_created=execution.session_created,
+            limit=execution.max_output_chars,
+        ),
+        headers=_execution_headers(request, execution, received, location=False),
     )
 
 
+def _gen2_body(request: Request, execution: Execution) -> dict[str, Any]:
+    """``/executions`` answer in its api-version's shape; a shell pool's carries the exit
+    code (session_types)."""
+    shape = shape_for(request.query_params.get("api-version"))
+    body = shapes.gen2_execution(execution, none_is_null=shape.none_is_null)
+    if request.app.state.session_type == session_types.SHELL:
+        return session_types.shell_answer(body, execution.outcome)
+    return body
+
+
 async def execute_gen2(request: Request) -> Response:
-    """``POST /executions``: 200 with the result, or 202 + Operation-Location when asynchronous."""
+    """``POST /executions``: the status code its api-version's document and samples give.
+
+    Synchronous waits for the result. Asynchronous waits at most
+    :data:`ASYNC_GRACE` seconds, so a quick run is answered finished (examples
+    ``CodeExecution_Execute_Async_Completed``) and a longer one ``Running`` (poll
+    ``Operation-Location``). Both carry ``operation-id`` and ``Operation-Location``.
+    """
+    received = time.monotonic()
     _, ident = _session_params(request)
+    shape = shape_for(request.query_params.get("api-version"))
     body = await _json_object(request)
     execution = await _pool(request).submit(
         ident,
-        _code(body),
+        _code(request, body),
         timeout=_timeout(body),
-        max_output_chars=_max_output(body),
-        execution_id=_execution_id(body),
+        max_output_chars=_max_output(body, shape.default_stream_max),
+        execution_id=_execution_id(request, body),
         execution_type=_execution_type(body),
         stream=streaming.wants_stream(request.headers.get("accept")),
         allow_stdin=body.get("allowStdin") is True,
     )
     if execution.events is not None:
         return _event_stream(request, execution)
-    if execution.execution_type == "Asynchronous":
-        return JSONResponse(
-            shapes.gen2_execution(execution),
-            status_code=202,
-            headers={"Operation-Location": _operation_location(request, execution)},
-        )
-    await execution.done.wait()
-    return JSONResponse(shapes.gen2_execution(execution))
+    if execution.execution_type != "Asynchronous":
+        await execution.done.wait()
+    else:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(execution.done.wait()), ASYNC_GRACE)
+    return JSONResponse(
+        _gen2_body(request, execution),
+        status_code=shape.execute_status,
+        headers=_execution_headers(request, execution, received),
+    )
 
 
 async def get_execution(request: Request) -> Response:
     _, execution = _known_execution(request)
     if streaming.wants_stream(request.headers.get("accept")):
         return _event_stream(request, execution)
-    return JSONResponse(shapes.gen2_execution(execution))
+    return JSONResponse(_gen2_body(request, execution))
 
 
 def _event_stream(request: Request, execution: Execution) -> Response:
@@ -266,7 +338,7 @@ def _event_stream(request: Request, execution: Execution) -> Response:
     """
 
     def final_body() -> bytes:
-        return bytes(JSONResponse(shapes.gen2_execution(execution)).body)
+        return bytes(JSONResponse(_gen2_body(request, execution)).body)
 
     events = streaming.sse_stream(
         execution.events,
@@ -298,7 +370,7 @@ async def cancel_execution(request: Request) -> Response:
     ident, execution = _known_execution(request)
     already_done = execution.outcome is not None
     await _pool(request).cancel(ident, execution.id)
-    return JSONResponse(shapes.gen2_execution(execution), status_code=200 if already_done else 202)
+    return JSONResponse(_gen2_body(request, execution), status_code=200 if already_done else 202)
 
 
 # -- files -------------------------------------------------------------------------------
@@ -556,11 +628,13 @@ def create_app(
     token: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     mcp_api_key: str | None = None,
+    session_type: str = session_types.PYTHON,
 ) -> ASGIApp:
     """The ASGI app serving ``pool``; its lifespan starts and closes the pool.
 
     ``mcp_api_key`` also serves the pool's MCP server at ``/mcp`` (its own key, in
     ``x-ms-apikey``, as on Azure; see :mod:`remote_kernel.server.mcp`).
+    ``session_type`` (python, javascript, shell) decides which request bodies it takes.
     """
 
     @asynccontextmanager
@@ -579,6 +653,7 @@ def create_app(
     app = Starlette(routes=ROUTES, exception_handlers=handlers, lifespan=lifespan)
     app.state.pool = pool
     app.state.max_upload_bytes = max_upload_bytes
+    app.state.session_type = session_type
     if mcp_api_key:
         from remote_kernel.server.mcp import with_mcp
 

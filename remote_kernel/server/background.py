@@ -27,7 +27,7 @@ from remote_kernel.config import is_loopback
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.server.app import DEFAULT_MAX_UPLOAD_BYTES, create_app
 from remote_kernel.server.pool import DEFAULT_COOLDOWN, DEFAULT_MAX_SESSIONS, SessionPool
-from remote_kernel.server.runtimes import DEFAULT_RUNTIME, RuntimeFactory
+from remote_kernel.server.runtimes import DEFAULT_RUNTIME, RuntimeFactory, runtime_entry
 from remote_kernel.server.runtimes import runtime_factory as runtime_factory_named
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,7 @@ def start_local_pool(
     session_python: str | None = None,
     mnt_data: bool = True,
     mcp_api_key: str | None = None,
+    session_type: str | None = None,
 ) -> LocalPool:
     """Start a local pool in a daemon thread; returns once it accepts connections.
 
@@ -179,15 +180,17 @@ def start_local_pool(
     ``runtime_factory`` overrides both. ``session_python`` is the sessions' interpreter
     (default: this one); ``mnt_data=False`` gives sessions their file area as the
     working directory only, without a private ``/mnt/data`` mount. ``mcp_api_key``
-    also serves the MCP endpoint at ``/mcp`` with that key.
+    also serves the MCP endpoint at ``/mcp`` with that key. ``session_type`` (python,
+    javascript, shell) is the runtime's unless given (with a ``runtime_factory``).
     """
     check_bind(host, token, allow_insecure_remote)
     if max_sessions < 1 or cooldown <= 0 or prewarm < 0 or max_upload_mb <= 0:
         raise ConfigurationError(
             "max_sessions must be >= 1, cooldown > 0, prewarm >= 0 and max_upload_mb > 0."
         )
+    name = "pyodide" if sandbox else runtime
     factory = runtime_factory or runtime_factory_named(
-        "pyodide" if sandbox else runtime, session_python=session_python, mnt_data=mnt_data
+        name, session_python=session_python, mnt_data=mnt_data
     )
     pool = SessionPool(
         factory,
@@ -201,6 +204,7 @@ def start_local_pool(
         token=token,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         mcp_api_key=mcp_api_key,
+        session_type=session_type or runtime_entry(name).session_type,
     )
     sock = _listen(host, port)
     config = uvicorn.Config(

@@ -36,20 +36,32 @@ _PROBE = """\
      __import__("json"), __import__("sys"))
 """
 
+#: The same facts from a shell or a JavaScript session (no Python distributions there).
+_OTHER_PROBES = {
+    "shell": 'printf \'RK-METADATA {"runtime": {"name": "bash", "version": "%s"}, '
+    '"packages": [], "kernel": ["bash", "bash", "https://www.gnu.org/software/bash/"]}\\n\' '
+    '"${BASH_VERSION%%(*}"',
+    "javascript": 'console.log("RK-METADATA " + JSON.stringify({runtime: {name: "deno", '
+    'version: Deno.version.deno}, packages: [], kernel: ["deno", "deno", '
+    '"https://docs.deno.com/runtime/reference/cli/jupyter/"]}))',
+}
+
 _KERNELS = {
     False: ("python3", "ipykernel", "https://github.com/ipython/ipykernel"),
     True: ("pyodide", "pyodide", "https://github.com/pyodide/pyodide"),
 }
 
 
-async def _probe(pool: SessionPool) -> dict[str, Any]:
-    """Start one runtime outside the pool's sessions, run the probe, stop it."""
+async def _probe(pool: SessionPool, session_type: str = "python") -> dict[str, Any]:
+    """Start one runtime outside the pool's sessions, run the probe (in its language),
+    stop it."""
     scratch = Path(tempfile.mkdtemp(prefix="rk-metadata-"))
     runtime = pool.runtime_factory(scratch / "state")
     try:
         (scratch / "area").mkdir()
         await runtime.start(scratch / "area")
-        outcome = await runtime.execute(_PROBE, timeout=60.0, max_output_chars=10_000_000)
+        probe = _OTHER_PROBES.get(session_type, _PROBE)
+        outcome = await runtime.execute(probe, timeout=60.0, max_output_chars=10_000_000)
     finally:
         await runtime.shutdown()
         await asyncio.to_thread(shutil.rmtree, scratch, True)
@@ -62,7 +74,7 @@ async def _probe(pool: SessionPool) -> dict[str, Any]:
 
 def _body(probe: dict[str, Any], created: datetime) -> dict[str, Any]:
     packages = {name.lower(): version for name, version in probe["packages"]}
-    name, dist, url = _KERNELS[bool(probe["pyodide"])]
+    name, dist, url = probe.get("kernel") or _KERNELS[bool(probe["pyodide"])]
     kernel_version = packages.get(dist, probe["runtime"]["version"])
     return {
         "runtimes": [probe["runtime"]],
@@ -86,5 +98,6 @@ async def pool_metadata(state: Any, pool: SessionPool) -> dict[str, Any]:
     async with lock:
         if getattr(state, "metadata", None) is None:
             created = datetime.now(timezone.utc)
-            state.metadata = _body(await _probe(pool), created)
+            kind = getattr(state, "session_type", "python")
+            state.metadata = _body(await _probe(pool, kind), created)
     return state.metadata  # type: ignore[no-any-return]

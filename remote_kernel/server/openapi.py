@@ -62,10 +62,23 @@ _ERROR = {
         }
     },
 }
+_EXECUTION_ID_PATTERN = "^[A-Za-z0-9._~-]{1,128}$"
+_OPERATION_ID = {
+    "name": "operation-id",
+    "in": "header",
+    "required": False,
+    "description": "Azure's: the execution id to use (then GET /executions/{that id}).",
+    "schema": {"type": "string", "pattern": _EXECUTION_ID_PATTERN},
+}
 _EXECUTE_BODY = {
     "type": "object",
     "required": ["code"],
     "properties": {
+        "codeInputType": {
+            "type": "string",
+            "enum": ["Inline", "InlineText", "InlineBase64"],
+            "description": "InlineBase64: code is base64 of UTF-8 text. Case is ignored.",
+        },
         "code": {"type": "string"},
         "executionType": {"type": "string", "enum": ["Synchronous", "Asynchronous"]},
         "timeoutInSeconds": {
@@ -75,13 +88,14 @@ _EXECUTE_BODY = {
         },
         "outputStreamsMaxLength": {
             "type": "integer",
-            "description": "Characters kept per stream; default 1,000,000.",
+            "description": "At most this many characters per stream (the cut notice is "
+            "only in result.outputs); default 4096 on 2025-10-02-preview, else 1,000,000.",
         },
         "id": {
             "type": "string",
-            "pattern": "^[A-Za-z0-9-]{1,64}$",
-            "description": "Extension: client-chosen execution id (lets a client cancel a "
-            "synchronous run it is waiting for).",
+            "pattern": _EXECUTION_ID_PATTERN,
+            "description": "Extension: client-chosen execution id, as the operation-id header "
+            "(lets a client cancel a synchronous run it is waiting for).",
         },
         "allowStdin": {
             "type": "boolean",
@@ -106,6 +120,7 @@ _UPLOAD_BODY = {
 
 _STR, _INT, _BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 _NULLABLE_OBJECT = {"type": "object", "nullable": True}
+_NUMBER_TEXT = {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?s?$"}
 
 
 def _obj(required: list[str], **props: Any) -> dict[str, Any]:
@@ -124,7 +139,7 @@ _RESULT_FIELDS = {
     wire.STATE_LOST: _BOOL,
 }
 _GEN2_EXECUTION = _obj(
-    ["id", "identifier", "executionType", "status", "result"],
+    ["id", "identifier", "executionType", "status"],
     id=_STR,
     identifier=_STR,
     executionType={"type": "string", "enum": ["Synchronous", "Asynchronous"]},
@@ -132,12 +147,19 @@ _GEN2_EXECUTION = _obj(
         "type": "string",
         "enum": [wire.NOT_STARTED, wire.RUNNING, wire.SUCCEEDED, wire.FAILED, wire.CANCELLED],
     },
-    result={
-        **_obj(["stdout", "stderr", "executionResult"], **_RESULT_FIELDS, executionResult={}),
-        "nullable": True,
-    },
-    rawResult=_NULLABLE_OBJECT,
+    error=_obj(["error"], error=_obj(["code", "message"], code=_STR, message=_STR)),
+    result=_obj(["stdout", "stderr", "executionResult"], **_RESULT_FIELDS, executionResult={}),
+    rawResult={"type": "object"},
 )
+#: Headers of an execution answer (Azure's documents and samples).
+_EXECUTION_HEADERS = {
+    "operation-id": {"schema": _STR, "description": "The execution id."},
+    "Operation-Location": {"schema": _STR, "description": "Where to poll it."},
+    "x-ms-session-guid": {"schema": _STR, "description": "The session's instance (a GUID)."},
+    "x-ms-container-execution-duration": {"schema": _NUMBER_TEXT, "description": "ms"},
+    "x-ms-execution-request-time": {"schema": _NUMBER_TEXT, "description": "ms"},
+    "x-ms-overall-execution-time": {"schema": _NUMBER_TEXT, "description": "seconds, as '1.5s'"},
+}
 _GEN1_EXECUTION = _obj(
     ["properties"],
     properties=_obj(
@@ -203,8 +225,12 @@ _BINARY = {
 _ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/code/execute"): {"200": _json(_GEN1_EXECUTION)},
     ("post", "/executions"): {
-        "200": _json_or_events(_GEN2_EXECUTION),
-        "202": _json(_GEN2_EXECUTION, "Asynchronous: still running; poll Operation-Location"),
+        "200": {**_json_or_events(_GEN2_EXECUTION, "2025-10-02-preview (its document and "
+                                  "examples); any version when streamed"),
+                "headers": _EXECUTION_HEADERS},
+        "202": {**_json(_GEN2_EXECUTION, "2024-10-02-preview, 2025-02-02-preview (their "
+                        "examples): finished, or still running (poll Operation-Location)"),
+                "headers": _EXECUTION_HEADERS},
     },
     ("get", "/executions/{execution_id}"): {"200": _json_or_events(_GEN2_EXECUTION)},
     ("post", "/executions/{execution_id}/cancel"): {
@@ -241,7 +267,8 @@ _ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
 _ROUTES: list[tuple[str, str, str, list[dict[str, Any]], bool, str, dict[str, Any] | None]] = [
     ("post", "/code/execute", "Run code (generation 1 shape: properties.status Success/Failure).", [], True, "200",
      {"content": {"application/json": {"schema": {"type": "object", "properties": {"properties": _EXECUTE_BODY}}}}}),
-    ("post", "/executions", "Run code (generation 2). Asynchronous: 202 + Operation-Location.", [], True, "200",
+    ("post", "/executions", "Run code (generation 2): 202 (200 on 2025-10-02-preview) with operation-id and "
+     "Operation-Location; Asynchronous may answer still running.", [_OPERATION_ID], True, "202",
      {"content": {"application/json": {"schema": _EXECUTE_BODY}}}),
     ("get", "/executions/{execution_id}", "One execution's status and result (streamed with "
      "'Accept: text/event-stream', resumed after 'Last-Event-ID').", [_EXEC_ID, _LAST_EVENT_ID], True, "200", None),

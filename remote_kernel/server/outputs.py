@@ -238,13 +238,17 @@ class OutputCollector:
         return bool(self._dropped) or self._rich_dropped > 0
 
     def outcome(self, **flags: Any) -> RunOutcome:
-        """Freeze into a :class:`RunOutcome` (truncation notices appended)."""
+        """Freeze into a :class:`RunOutcome`; truncation notices go to ``outputs`` only.
+
+        ``stdout``/``stderr`` stay cut at ``max_stream_chars`` exactly: Azure's
+        ``outputStreamsMaxLength`` is a maximum (issue 15 item 6), and ``truncated``
+        says they were cut. The stream outputs (our extension) carry the notice.
+        """
         for name, dropped in self._dropped.items():
             notice = (
                 f"\n[output truncated: {dropped} more characters of {name} were dropped; "
                 f"the limit is {self.max_stream_chars} characters per stream]\n"
             )
-            self._streams.setdefault(name, []).append(notice)
             self._emit("stream", {"name": name, "text": notice})
             for out in reversed(self._outputs):
                 if out["output_type"] == "stream" and out["name"] == name:
@@ -257,7 +261,6 @@ class OutputCollector:
                 f"\n[{self._rich_dropped} rich outputs were dropped: the cell's rich outputs "
                 f"passed {self.max_rich_bytes} bytes]\n"
             )
-            self._streams["stderr"].append(notice)
             self._emit("stream", {"name": "stderr", "text": notice})
             self._outputs.append({"output_type": "stream", "name": "stderr", "text": [notice]})
         outputs = [

@@ -214,8 +214,8 @@ class SessionPool:
             session.touch()
             return session, False
         if len(self._sessions) + len(self._creating) >= self.max_sessions:
-            raise ApiError(
-                409,
+            raise ApiError(  # 404, as Azure's documentation says (issue 15 item 12)
+                404,
                 "SessionPoolFull",
                 f"The local pool already holds its maximum of {self.max_sessions} sessions "
                 f"(--max-sessions {self.max_sessions}). Delete a session (DELETE /session) or "

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from remote_kernel import wire
+from remote_kernel.server.api_errors import error_body
 from remote_kernel.server.outputs import RunOutcome
 from remote_kernel.server.pool import Execution, Session
 from remote_kernel.wire import strip_ansi
@@ -154,18 +155,23 @@ class _Common:
     ms: int
 
 
-def _common(outcome: RunOutcome) -> _Common:
+def _common(outcome: RunOutcome, limit: int | None) -> _Common:
+    """``limit`` (``outputStreamsMaxLength``) is a maximum for each stream, whatever the
+    runtime appended: the notice of a cut lives in ``outputs`` (issue 15 item 6)."""
+    stdout, stderr = outcome.stdout, error_text(outcome)
     return _Common(
-        stdout=outcome.stdout,
-        stderr=error_text(outcome),
+        stdout=stdout if limit is None else stdout[:limit],
+        stderr=stderr if limit is None else stderr[:limit],
         value=result_value(outcome.outputs),
         ms=round(outcome.duration_ms),
     )
 
 
-def gen1_execution(outcome: RunOutcome, *, session_created: bool) -> dict[str, Any]:
+def gen1_execution(
+    outcome: RunOutcome, *, session_created: bool, limit: int | None = None
+) -> dict[str, Any]:
     """``POST /code/execute`` answer."""
-    c = _common(outcome)
+    c = _common(outcome, limit)
     return {
         "$id": "1",
         "properties": {
@@ -180,33 +186,72 @@ def gen1_execution(outcome: RunOutcome, *, session_created: bool) -> dict[str, A
     }
 
 
-def gen2_execution(execution: Execution) -> dict[str, Any]:
-    """``/executions`` answer: finished (with ``result``) or still queued/running."""
+def ends_in_value(code: str) -> bool:
+    """The cell ends in an expression that is not a call, shown (no trailing ``;``).
+
+    Such a cell with no ``execute_result`` had the value ``None``: 2025-10-02-preview
+    says ``null`` for it (example ``CodeExecution_Execute_Result_None``, ``a = None;a``)
+    while a cell ending in ``print(...)`` keeps ``""`` (example ``CodeExecution_Execute_Sync``).
+    """
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    last = tree.body[-1] if tree.body else None
+    shown = not code.rstrip().endswith(";")
+    return isinstance(last, ast.Expr) and not isinstance(last.value, ast.Call) and shown
+
+
+def _valueless(outcome: RunOutcome) -> bool:
+    """No ``execute_result``, no error: the last expression (if any) was ``None``."""
+    kinds = {o.get("output_type") for o in outcome.outputs}
+    return "execute_result" not in kinds and not outcome.error
+
+
+def top_level_error(outcome: RunOutcome) -> dict[str, Any] | None:
+    """Azure's ``error`` (an ``ErrorResponse``) of a failed run: the exception's name and text."""
+    if not outcome.error:
+        return None
+    ename = str(outcome.error.get("ename") or "Error")
+    evalue = str(outcome.error.get("evalue") or "")
+    return error_body(ename, f"{ename}: {evalue}" if evalue else ename)
+
+
+def gen2_execution(execution: Execution, *, none_is_null: bool = False) -> dict[str, Any]:
+    """``/executions`` answer: finished (with ``result``) or still queued/running.
+
+    An unfinished run has no ``result`` (the examples' ``Async_Running`` body; the
+    documents type it as an object, never ``null``).
+    """
     body: dict[str, Any] = {
         "id": execution.id,
         "identifier": execution.identifier,
         "sessionId": execution.identifier,
         "executionType": execution.execution_type,
         "status": execution.phase,
-        "result": None,
-        "rawResult": None,
     }
     outcome = execution.outcome
     if outcome is None:
         return body
-    c = _common(outcome)
+    c = _common(outcome, execution.max_output_chars)
+    value = c.value
+    if none_is_null and value == "" and _valueless(outcome) and ends_in_value(execution.code):
+        value = None
     body["status"] = gen2_status(outcome)
+    failure = top_level_error(outcome)
+    if failure is not None:
+        body["error"] = failure
     body["result"] = {
         "stdout": c.stdout,
         "stderr": c.stderr,
-        "executionResult": c.value,
+        "executionResult": value,
         "executionTimeInMilliseconds": c.ms,
         **_extensions(outcome, execution.session_created),
     }
     error = outcome.error or {}
     body["rawResult"] = {
         "hresult": 1 if outcome.error else 0,
-        "result": c.value,
+        "result": value,
         "error_name": error.get("ename", ""),
         "error_message": error.get("evalue", ""),
         "error_stack_trace": strip_ansi("\n".join(error.get("traceback") or [])),

@@ -30,18 +30,8 @@ from remote_kernel.server import LocalPool
 
 from .spec import SERVED, Example, examples, operation
 
-#: Examples whose answer differs only by an issue-15 item the execution-shape phase fixes.
-PENDING = {
-    "2024-10-02-preview/CodeExecution_Execute_Sync": "2 (202 and operation headers)",
-    "2024-10-02-preview/CodeExecution_Execute_Async_Completed": "2 (202 with the finished run)",
-    "2024-10-02-preview/CodeExecution_Execute_Async_Running": "2 (operation-id header)",
-    "2025-02-02-preview/CodeExecution_Execute_Sync": "2 (202 and operation headers)",
-    "2025-02-02-preview/CodeExecution_Execute_Async_Completed": "2 (202 with the finished run)",
-    "2025-02-02-preview/CodeExecution_Execute_Async_Running": "2 (operation-id header)",
-    "2025-10-02-preview/CodeExecution_Execute_Sync": "2 (operation headers)",
-    "2025-10-02-preview/CodeExecution_Execute_Result_NaN": "2 (operation headers)",
-    "2025-10-02-preview/CodeExecution_Execute_Result_None": "2 and 5 (headers; null result)",
-}
+#: Examples whose answer differs only by an issue-15 item still open (none are).
+PENDING: dict[str, str] = {}
 
 
 def _params(kind: str) -> list[Any]:

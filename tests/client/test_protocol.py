@@ -43,12 +43,33 @@ def test_gen2_request_shape_caps_timeout_and_passes_id():
     req = GEN2.execute_request("1+1", "sess-1", timeout=999, execution_id="abc-1")
     assert (req.method, req.path) == ("POST", "/executions")
     assert req.json == {
+        "codeInputType": "Inline",
         "code": "1+1",
         "executionType": "Synchronous",
         "timeoutInSeconds": 220,
-        "id": "abc-1",
     }
+    assert req.headers == {"operation-id": "abc-1"}  # Azure's header (issue 15)
     assert req.read_timeout == 250
+
+
+@pytest.mark.parametrize(
+    "version", ["2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview"]
+)
+def test_every_gen2_execution_names_its_id_in_operation_id(version):
+    first = Protocol(EP, version).execute_request("1", "sess-1")
+    second = Protocol(EP, version).execute_request("1", "sess-1")
+    assert len(first.headers["operation-id"]) == 36  # a fresh UUID each time
+    assert first.headers["operation-id"] != second.headers["operation-id"]
+
+
+def test_gen1_sends_no_operation_id():
+    assert "operation-id" not in GEN1.execute_request("1", "sess-1", execution_id="x").headers
+
+
+@pytest.mark.parametrize("spelling", ["Canceled", "Cancelled"])
+def test_both_spellings_of_cancelled_are_read(spelling):
+    body = {"id": "e", "status": spelling, "result": {"stdout": "", "stderr": ""}}
+    assert GEN2.parse_execution(ok(body), "s-123").status is ExecutionStatus.CANCELLED
 
 
 @pytest.mark.parametrize("wrapped", [True, False])
@@ -208,6 +229,51 @@ def test_sync_execution_answered_202_is_polled_not_reposted():
     assert value.stdout == "ok\n"
 
 
+def _finished(execution_id: str) -> Response:
+    result = {"stdout": "ok\n", "stderr": "", "executionResult": None}
+    return ok({"id": execution_id, "status": "Succeeded", "result": result})
+
+
+def test_polls_the_operation_location_on_the_endpoint():
+    running = ok(
+        {"id": "e6", "status": "Running"},
+        status=202,
+        headers={
+            "operation-id": "e6",
+            "Operation-Location": f"{EP}/executions/e6/poll?api-version=2024-10-02-preview&x=1",
+        },
+    )
+    _, sent = drive(GEN2.execute("x", "s-123"), [running, _finished("e6")])
+    poll = [r for r in sent if isinstance(r, Request)][1]
+    assert poll.path == "/executions/e6/poll" and poll.idempotent
+    assert poll.params == {"api-version": "2024-10-02-preview", "x": "1", "identifier": "s-123"}
+
+
+@pytest.mark.parametrize(
+    "location", ["https://elsewhere.example/executions/e7", "/executions/e7?identifier=s-123"]
+)
+def test_a_location_off_the_endpoint_is_not_followed(location):
+    """The token goes to the endpoint only; the id in the location or header is polled."""
+    running = ok({"status": "Running"}, status=202, headers={"Operation-Location": location})
+    _, sent = drive(GEN2.execute("x", "s-123"), [running, _finished("e7")])
+    poll = [r for r in sent if isinstance(r, Request)][1]
+    assert poll.path == "/executions/e7"
+
+
+def test_the_operation_id_header_names_the_execution_to_poll():
+    running = ok({"status": "Running"}, status=202, headers={"operation-id": "e8"})
+    _, sent = drive(GEN2.execute("x", "s-123"), [running, _finished("e8")])
+    assert [r.path for r in sent if isinstance(r, Request)] == ["/executions", "/executions/e8"]
+
+
+def test_a_202_with_a_finished_body_is_not_polled():
+    """What the examples and the tutorial show for a Synchronous run."""
+    done = ok(_finished("e9").body, status=202, headers={"operation-id": "e9"})
+    value, sent = drive(GEN2.execute("x", "s-123"), [done])
+    assert [r.method for r in sent if isinstance(r, Request)] == ["POST"]
+    assert value.stdout == "ok\n" and value.execution_id == "e9"
+
+
 def test_list_packages_falls_back_to_a_script_on_azure():
     not_found = ok({"error": {"code": "NotFound", "message": "no"}}, status=404)
     ran = ok(
@@ -324,6 +390,13 @@ def test_sessions_list_shapes():
             409,
             {"error": {"code": "SessionPoolFull", "message": "full"}},
             {},
+            errors.PoolFullError,
+            "maxConcurrentSessions",
+        ),
+        (  # the local pool answers 404 as Azure's documentation says (issue 15 item 12)
+            404,
+            {"error": {"code": "SessionPoolFull", "message": "The pool holds its maximum"}},
+            {"x-ms-error-code": "SessionPoolFull"},
             errors.PoolFullError,
             "maxConcurrentSessions",
         ),

@@ -30,7 +30,10 @@ from starlette.routing import Route
 
 from remote_kernel import errors
 from remote_kernel.client import AsyncSessionPoolClient
+from remote_kernel.client import policy as policy_module
+from remote_kernel.client import transport as transport_module
 from remote_kernel.client.aiohttp_transport import AiohttpTransport, ClientPoolFullError
+from remote_kernel.client.transport import AsyncAiohttpTransport
 from remote_kernel.server.background import _ThreadServer
 
 MiB = 1 << 20
@@ -63,16 +66,17 @@ def stand_in_app(seen: Seen) -> Starlette:
             {"id": eid, "identifier": ident, "status": "Succeeded", "result": result}
         )
 
-    async def upload(request: Request) -> JSONResponse:
+    async def received(request: Request) -> int:
         seen.upload_headers = dict(request.headers)
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
-        return JSONResponse({"bytes": size})
+        return size
 
-    async def download(request: Request) -> StreamingResponse:
-        total = int(request.query_params["size"])
+    async def upload(request: Request) -> JSONResponse:
+        return JSONResponse({"bytes": await received(request)})
 
+    def stream_of(total: int) -> StreamingResponse:
         async def chunks() -> AsyncIterator[bytes]:
             block = b"x" * (256 * 1024)
             for _ in range(total // len(block)):
@@ -81,11 +85,25 @@ def stand_in_app(seen: Seen) -> Starlette:
         headers = {"content-length": str(total)}
         return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
 
+    async def download(request: Request) -> StreamingResponse:
+        return stream_of(int(request.query_params["size"]))
+
+    async def api_upload(request: Request) -> JSONResponse:
+        """``POST /files`` as generation 2 answers it; the body is counted, not kept."""
+        size = await received(request)
+        return JSONResponse({"value": [{"name": "big.bin", "sizeInBytes": size}]})
+
+    async def api_download(request: Request) -> StreamingResponse:
+        """``GET /files/{name}/content``: 64 MiB, streamed."""
+        return stream_of(64 * MiB)
+
     return Starlette(
         routes=[
             Route("/executions", execute, methods=["POST"]),
             Route("/upload", upload, methods=["POST"]),
             Route("/download", download, methods=["GET"]),
+            Route("/files", api_upload, methods=["POST"]),
+            Route("/files/{name}/content", api_download, methods=["GET"]),
         ]
     )
 
@@ -207,13 +225,47 @@ async def test_a_queued_request_that_times_out_says_the_clients_pool_was_full(
     assert [ident for ident, _ in seen.executions] == ["busy"]
 
 
-async def test_the_client_reports_its_own_full_pool_not_an_unreachable_pool(
+async def test_the_clients_full_pool_queues_an_execution_instead_of_failing(
     server: Server, seen: Seen
 ) -> None:
+    """The wait for a connection of the client's own is bounded by the execution's read
+    timeout, not by ``connect_timeout`` (0.2 s here: it used to fail after that)."""
     client = AsyncSessionPoolClient(
         server.url, transport=server.transport(max_connections=1), connect_timeout=0.2
     )
+    assert isinstance(client._transport, AsyncAiohttpTransport)
     hold = httpx.AsyncClient(transport=client._http._transport)  # the same pool, held busy
+    try:
+        busy = asyncio.ensure_future(
+            hold.post(
+                f"{server.url}/executions",
+                params={"identifier": "busy", "delay": "1"},
+                json={"code": "1"},
+                timeout=30,
+            )
+        )
+        await asyncio.sleep(0.3)
+        t0 = time.monotonic()
+        late = await client.execute("2", session="late", timeout=10)
+        waited = time.monotonic() - t0
+        await busy
+    finally:
+        await client.aclose()
+    assert late.value == "late" and late.stdout == "2"
+    assert waited > 0.5  # it queued behind "busy"
+    assert [ident for ident, _ in seen.executions] == ["busy", "late"]
+
+
+async def test_a_request_queued_past_its_budget_names_the_clients_own_limit(
+    server: Server, seen: Seen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not "cannot reach the pool", not tried again, and nothing sent."""
+    for module in (transport_module, policy_module):  # a 0.5 s budget instead of 60 s
+        monkeypatch.setattr(module, "DEFAULT_READ_TIMEOUT", 0.5)
+    client = AsyncSessionPoolClient(
+        server.url, transport=server.transport(max_connections=1), max_connections=1
+    )
+    hold = httpx.AsyncClient(transport=client._http._transport)
     try:
         busy = asyncio.ensure_future(
             hold.post(
@@ -224,15 +276,22 @@ async def test_the_client_reports_its_own_full_pool_not_an_unreachable_pool(
             )
         )
         await asyncio.sleep(0.3)
-        # TransportError: today PoolConnectionError carrying the transport's words;
-        # once wired, the client's own message for a full pool (issue 16).
-        with pytest.raises(errors.TransportError) as caught:
-            await client.execute("1", session="late")
+        t0 = time.monotonic()
+        with pytest.raises(errors.ClientPoolFullError) as caught:
+            await client.get_execution("e-1", session="late")  # idempotent, yet not retried
+        waited = time.monotonic() - t0
         await busy
     finally:
         await client.aclose()
-    assert "own connection pool was full" in str(caught.value)
-    assert "max_connections" in str(caught.value)
+    assert str(caught.value) == (
+        "The execution status waited 0.5 s for a free connection of this client's own "
+        "connection pool (max_connections=1) and was not sent: all its connections stayed "
+        "busy with other requests. The session pool was not contacted. Raise the limit "
+        "(c.PoolSettings.max_connections, the ACA_MAX_CONNECTIONS environment variable, or "
+        "the client's max_connections= argument), or run fewer requests at once."
+    )
+    assert not isinstance(caught.value, errors.PoolConnectionError)
+    assert 0.4 < waited < 1.5  # one wait: a retry would add 0.2 s and another 0.5 s
     assert [ident for ident, _ in seen.executions] == ["busy"]
 
 
@@ -272,6 +331,31 @@ async def test_download_streams_with_bounded_memory(server: Server) -> None:
             tracemalloc.stop()
     assert received == total
     assert peak < 8 * MiB, f"the download held {peak / MiB:.1f} MiB"
+
+
+async def test_the_async_client_streams_uploads_and_downloads_on_its_aiohttp_wire(
+    server: Server, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.bin"
+    with big.open("wb") as f:
+        for _ in range(64):
+            f.write(b"\0" * MiB)
+    wire = server.transport()
+    client = AsyncSessionPoolClient(server.url, transport=wire)
+    assert isinstance(client._transport, AsyncAiohttpTransport) and client._transport.wire is wire
+    tracemalloc.start()
+    try:
+        info = await client.upload_file(big, session="files")
+        target = tmp_path / "down.bin"
+        await client.download_file("big.bin", session="files", destination=target)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        await client.aclose()
+    assert info.size is not None and info.size > 64 * MiB  # the file plus its framing
+    assert server.seen.upload_headers["content-length"] == str(info.size)
+    assert target.stat().st_size == 64 * MiB
+    assert peak < 8 * MiB, f"the transfers held {peak / MiB:.1f} MiB"
 
 
 # ------------------------------------------------------------------ never sent vs sent
@@ -340,7 +424,8 @@ async def test_a_connection_dropped_after_sending_is_not_a_never_sent_error() ->
 
 async def test_the_client_never_resends_an_execution_whose_connection_dropped() -> None:
     dropping = DroppingServer()
-    client = AsyncSessionPoolClient(dropping.url, transport=AiohttpTransport())
+    client = AsyncSessionPoolClient(dropping.url)  # the default wire: aiohttp's fetch
+    assert isinstance(client._transport, AsyncAiohttpTransport)
     try:
         with pytest.raises(errors.TransportError) as caught:
             await client.execute("1", session="sess-1")
@@ -349,6 +434,16 @@ async def test_the_client_never_resends_an_execution_whose_connection_dropped() 
         dropping.close()
     assert "The execution was not re-sent." in str(caught.value)
     assert dropping.requests == 1
+
+
+async def test_a_refused_execution_on_the_default_wire_is_cannot_reach_the_pool() -> None:
+    """Nothing left: the one case the client may try an execution again."""
+    client = AsyncSessionPoolClient(refused_url(), connect_timeout=2)
+    try:
+        with pytest.raises(errors.PoolConnectionError, match="Cannot reach the session pool"):
+            await client.execute("1", session="sess-1")
+    finally:
+        await client.aclose()
 
 
 async def test_a_silent_server_is_a_read_timeout_after_the_requests_read_timeout() -> None:

@@ -35,6 +35,8 @@ def _gen2_body(outcome):
         phase="Done",
         outcome=outcome,
         session_created=True,
+        code="x",
+        max_output_chars=4096,
     )
     return shapes.gen2_execution(execution)
 
@@ -112,3 +114,11 @@ def test_the_client_falls_back_to_the_shared_packages_script():
 def test_unreadable_package_output_is_a_value_error():
     with pytest.raises(ValueError):
         wire.parse_packages("no list here\n")
+
+
+def test_a_stream_never_passes_the_maximum_whatever_the_runtime_appended():
+    """The sandbox runtime ends a cut stream with its notice; the answer holds the limit."""
+    outcome = _outcome(stdout="x" * 4096 + "\n[output truncated: 5 more characters]\n")
+    assert _gen2_body(outcome)["result"]["stdout"] == "x" * 4096
+    gen1 = shapes.gen1_execution(outcome, session_created=True, limit=4096)
+    assert gen1["properties"]["stdout"] == "x" * 4096

@@ -37,7 +37,11 @@ from .conftest import (
 #: Examples this module checks; a new notebook in examples/ must be added here or below.
 CHECKED = {"quickstart.ipynb", "files.ipynb", "agents.ipynb"}
 #: Examples whose outputs another suite checks (the owner of the feature they show).
-CHECKED_ELSEWHERE = {"magics.ipynb": REPO / "tests" / "magics" / "test_notebooks.py"}
+CHECKED_ELSEWHERE = {
+    "magics.ipynb": REPO / "tests" / "magics" / "test_notebooks.py",
+    "bash.ipynb": REPO / "tests" / "journey" / "test_language_examples.py",
+    "javascript.ipynb": REPO / "tests" / "journey" / "test_language_examples.py",
+}
 
 
 def copy_example(name: str, tmp_path: Path) -> Path:

@@ -32,13 +32,8 @@ def test_every_trait_is_documented_and_every_documented_trait_exists() -> None:
 
 
 def test_every_env_var_is_documented() -> None:
-    names = (
-        config.ENDPOINT_ENV
-        + config.TOKEN_ENV
-        + config.API_VERSION_ENV
-        + config.SESSION_ENV
-        + config.AUTH_ENV
-    )
+    names = [env for envs, _ in config.ENV_FALLBACKS.values() for env in envs]
+    assert "ACA_MAX_CONNECTIONS" in names and "ACA_POOL_TYPE" in names
     for name in names:
         assert f"`{name}`" in reference_section(), name
     for version in config.KNOWN_API_VERSIONS:

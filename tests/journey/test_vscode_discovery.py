@@ -33,7 +33,8 @@ def test_installed_spec_has_what_front_ends_read(spec_prefix: Path) -> None:
     argv = spec["argv"]
     python = Path(argv[0])
     assert python.is_absolute() and python.is_file() and os.access(python, os.X_OK)
-    assert argv[1:] == ["-m", "remote_kernel", "-f", "{connection_file}"]
+    # -Xfrozen_modules=off as ipykernel's own spec: no debugpy warning at start.
+    assert argv[1:] == ["-Xfrozen_modules=off", "-m", "remote_kernel", "-f", "{connection_file}"]
     assert spec["language"] == "python"
     assert spec["display_name"] == "Python (remote session)"
     assert spec["interrupt_mode"] in ("signal", "message")

@@ -20,6 +20,7 @@ import pytest
 
 from remote_kernel.identifiers import new_identifier
 from remote_kernel.server import LocalPool, start_local_pool
+from remote_kernel.server.versions import shape_for
 
 from .pool_process import GEN1, GEN2, PeakSampler, ServedPool
 
@@ -102,7 +103,7 @@ def _run(raw: Raw, sid: str, code: str) -> dict[str, Any]:
         body=json.dumps({"code": code}).encode(),
         headers={"Content-Type": "application/json"},
     )
-    assert status == 200, body
+    assert status == shape_for(GEN2).execute_status, body
     return json.loads(body)
 
 

@@ -77,13 +77,16 @@ def test_the_limit_is_exact_per_stream_with_the_dropped_count(
     total = 3 * 50_000 + len("tail\n")
     kept = "o" * min(limit, 150_000)
     notice = f"[output truncated: {total - len(kept)} more characters of stdout were dropped"
-    assert body["stdout"].startswith(kept) and notice in body["stdout"]
+    streams = {o["name"]: o["text"] for o in body["outputs"] if o["output_type"] == "stream"}
+    assert body["stdout"] == kept[:limit] and len(body["stdout"]) <= limit
+    assert streams["stdout"].startswith(kept) and notice in streams["stdout"]
     assert body["truncated"] is True
-    assert body["stdout"].replace(kept, "", 1).lstrip("\n").startswith("[output truncated")
+    assert streams["stdout"].replace(kept, "", 1).lstrip("\n").startswith("[output truncated")
     if limit >= 5:
         assert body["stderr"] == "eeeee"
     else:
-        assert "5 more characters of stderr were dropped" in body["stderr"]
+        assert body["stderr"] == "e" * limit
+        assert "5 more characters of stderr were dropped" in streams["stderr"]
     # The kernel's own report of what it dropped never shows as an output.
     assert all("vnd.remote-kernel" not in str(o) for o in body["outputs"])
 

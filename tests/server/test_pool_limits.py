@@ -62,10 +62,10 @@ def test_max_sessions(tight: Api) -> None:
     tight.run(first, "1")
     tight.run(second, "1")
     full = tight.request("POST", "/executions", third, json={"code": "1"})
-    assert full.status_code == 409 and error_code(full) == "SessionPoolFull"
+    assert full.status_code == 404 and error_code(full) == "SessionPoolFull"
     assert "--max-sessions 2" in full.json()["error"]["message"]
     files = tight.request("GET", "/files", third)  # any call naming a new session
-    assert files.status_code == 409
+    assert files.status_code == 404
     assert tight.request("DELETE", "/session", first).status_code == 204
     assert tight.run(third, "'in'")["result"]["executionResult"] == "in"
     for sid in (second, third):

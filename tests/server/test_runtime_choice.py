@@ -17,8 +17,8 @@ def serve_args(*argv: str):
     return build_parser().parse_args(["serve", *argv])
 
 
-def test_registry_names_both_runtimes() -> None:
-    assert runtime_names()[:2] == ["python", "pyodide"]
+def test_registry_names_every_runtime() -> None:
+    assert runtime_names()[:4] == ["python", "pyodide", "shell", "javascript"]
 
 
 @pytest.mark.parametrize(
@@ -29,6 +29,8 @@ def test_registry_names_both_runtimes() -> None:
         (("--runtime", "PYODIDE"), "pyodide"),
         (("--sandbox",), "pyodide"),
         (("--runtime", "python"), "python"),
+        (("--runtime", "shell"), "shell"),
+        (("--runtime", "javascript"), "javascript"),
     ],
 )
 def test_serve_runtime_flag_and_its_sandbox_alias(argv: tuple[str, ...], runtime: str) -> None:

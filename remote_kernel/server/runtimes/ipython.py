@@ -121,8 +121,13 @@ class _OneSpec(KernelSpecManager):
         return self._spec
 
 
-class IPythonRuntime(SessionRuntime):
-    """A live ``ipykernel`` whose working directory is the session's file area."""
+class JupyterKernelRuntime(SessionRuntime):
+    """A live Jupyter kernel whose working directory is the session's file area.
+
+    Everything but the kernel itself: a subclass says how to start it
+    (:meth:`_kernel_spec`, :meth:`_kernel_env`); the driving over the Jupyter
+    protocol (execute, IOPub, interrupt, restart) is shared.
+    """
 
     interrupt_grace = INTERRUPT_GRACE
     interrupt_retry = INTERRUPT_RETRY
@@ -158,12 +163,7 @@ class IPythonRuntime(SessionRuntime):
         self._state_dir.mkdir(parents=True, exist_ok=True)
         name = f"kernel-{uuid.uuid4().hex}"
         mounted = self._mnt_data and await _mnt_data_available()
-        spec = KernelSpec(
-            argv=kernel_command(workdir, python=self._python, mnt_data=mounted),
-            display_name="remote_kernel local session",
-            language="python",
-            interrupt_mode="signal",
-        )
+        spec = self._kernel_spec(workdir, mounted)
         km = AsyncKernelManager(
             kernel_name=_KERNEL_NAME,
             kernel_spec_manager=_OneSpec(spec),
@@ -176,7 +176,7 @@ class IPythonRuntime(SessionRuntime):
         self._km = km
         await km.start_kernel(
             cwd=str(workdir),
-            env=kernel_env(self._python),
+            env=self._kernel_env(),
             stdout=self._log_file,
             stderr=self._log_file,
         )
@@ -185,6 +185,14 @@ class IPythonRuntime(SessionRuntime):
         except BaseException:
             await self.shutdown()
             raise
+
+    def _kernel_spec(self, workdir: Path, mounted: bool) -> KernelSpec:
+        """How to start this runtime's kernel (``{connection_file}`` left to fill)."""
+        raise NotImplementedError
+
+    def _kernel_env(self) -> dict[str, str]:
+        """The kernel's environment (never the pool's secrets)."""
+        raise NotImplementedError
 
     async def _connect(self) -> None:
         assert self._km is not None
@@ -371,6 +379,21 @@ class IPythonRuntime(SessionRuntime):
         channel = self._kc.shell_channel
         while await channel.msg_ready():
             await channel.get_msg()
+
+
+class IPythonRuntime(JupyterKernelRuntime):
+    """A live ``ipykernel`` whose working directory is the session's file area."""
+
+    def _kernel_spec(self, workdir: Path, mounted: bool) -> KernelSpec:
+        return KernelSpec(
+            argv=kernel_command(workdir, python=self._python, mnt_data=mounted),
+            display_name="remote_kernel local session",
+            language="python",
+            interrupt_mode="signal",
+        )
+
+    def _kernel_env(self) -> dict[str, str]:
+        return kernel_env(self._python)
 
 
 #: Seconds between looks at the stdin channel while a cell may ask for input.

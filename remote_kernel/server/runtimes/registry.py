@@ -29,6 +29,9 @@ class RuntimeEntry:
     install_hint: str = ""
     #: Sessions run as local processes that get ``/mnt/data`` from a mount namespace.
     mounts_mnt_data: bool = False
+    #: What the pool's sessions run, hence the request bodies it takes (python,
+    #: javascript or shell; see ``server/session_types.py``).
+    session_type: str = "python"
 
 
 _RUNTIMES: dict[str, RuntimeEntry] = {}
@@ -82,5 +85,25 @@ register_runtime(
         "remote_kernel.server.runtimes.pyodide",
         "Pyodide (CPython on WebAssembly) under Deno: a sandbox per session",
         install_hint="Install the sandbox extra: pip install 'aca-remote-kernel[sandbox]'.",
+    )
+)
+register_runtime(
+    RuntimeEntry(
+        "shell",
+        "remote_kernel.server.runtimes.shell",
+        "a bash process per session (Azure's Shell pools): a local process with your rights",
+        mounts_mnt_data=True,
+        session_type="shell",
+    )
+)
+register_runtime(
+    RuntimeEntry(
+        "javascript",
+        "remote_kernel.server.runtimes.javascript",
+        "Deno's Jupyter kernel per session (Azure's NodeLTS pools): a local process "
+        "with your rights",
+        install_hint="Install Deno's wheel: pip install 'aca-remote-kernel[sandbox]'.",
+        mounts_mnt_data=True,
+        session_type="javascript",
     )
 )
