@@ -272,3 +272,57 @@ def test_jupyterlab_runs_a_javascript_cell_on_the_remote_javascript_kernel(
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.timeout(180, func_only=True)
+def test_jupyterlab_shows_a_line_while_the_cell_still_runs(
+    chromium: Path, lab: LabServer, tmp_path: Path
+) -> None:
+    """Live output, by handshake rather than timing: the cell prints ``line 1`` and then
+    waits for a marker file that this test writes only once the page shows that line.
+    Were output delivered at the end of the cell, the page would show ``not live``."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=STEP_MS)
+    marker = tmp_path / "seen-in-the-page"
+    cell = (
+        "import os, time\n"
+        "print('line 1', flush=True)\n"
+        "deadline = time.time() + 60\n"
+        f"while not os.path.exists({str(marker)!r}) and time.time() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        f"print('live' if os.path.exists({str(marker)!r}) else 'not live')"
+    )
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(STEP_MS)
+        try:
+            page.goto(f"{lab.url}/lab?token={lab.token}")
+            card = page.locator(
+                '.jp-LauncherCard[data-category="Notebook"][title="Python (remote session)"]'
+            )
+            card.click()
+            indicator = page.locator(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator")
+            expect(indicator).to_have_attribute("data-status", "idle")
+            editor = page.locator(".jp-Notebook .jp-Cell.jp-mod-active .cm-content")
+            editor.click()
+            page.keyboard.insert_text(cell)
+            page.keyboard.press("Shift+Enter")
+            outputs = page.locator(".jp-OutputArea-output")
+            expect(outputs.filter(has_text="line 1")).to_have_count(1)
+            # The cell is still running while its first line is on the page.
+            assert page.locator(".jp-Cell .jp-InputArea-prompt").first.inner_text() == "[*]:"
+            marker.write_text("seen")
+            expect(outputs.filter(has_text="live")).to_have_count(1)
+            assert outputs.filter(has_text="not live").count() == 0
+        except Exception as exc:
+            failed = ARTIFACTS / "jupyterlab-live-failure.png"
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(failed), full_page=True)
+            log = lab.log.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"{exc}\n(page: {failed})\nJupyterLab log:\n{log}") from exc
+        finally:
+            browser.close()
