@@ -14,7 +14,7 @@ by ``doctor`` and ``%aca_config``).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,6 +51,7 @@ AUTH_MODES = ("auto", "azure", "token", "none")
 AUTH_MODES_TEXT = "auto, azure, token or none"
 #: What a pool's sessions run (Azure's containerType PythonLTS/custom, NodeLTS, Shell).
 POOL_TYPES = ("python", "javascript", "shell")
+POOL_TYPES_TEXT = "python, javascript or shell"
 
 ENDPOINT_HELP = (
     "Find your pool's endpoint with `az containerapp sessionpool show -n POOL -g GROUP "
@@ -123,34 +124,42 @@ def check_endpoint(value: str) -> str:
 
 def check_api_version(value: str) -> str:
     """``value`` if it is an api-version this package speaks."""
-    if value not in KNOWN_API_VERSIONS:
-        raise InvalidSettingError(
-            f"unknown api_version {value!r} (the api-version sent to the pool).",
-            fix=f"Use one of: {', '.join(sorted(KNOWN_API_VERSIONS))}.",
-        )
-    return value
+    return _one_of(
+        value,
+        KNOWN_API_VERSIONS,
+        f"unknown api_version {value!r} (the api-version sent to the pool).",
+        fix=f"Use one of: {', '.join(sorted(KNOWN_API_VERSIONS))}.",
+    )
 
 
 def check_auth(value: str) -> str:
     """``value`` lower-cased, if it is one of :data:`AUTH_MODES`."""
-    mode = (value or "").strip().lower()
-    if mode not in AUTH_MODES:
-        raise InvalidSettingError(
-            f"unknown auth mode {value!r}: auth must be {AUTH_MODES_TEXT}.",
-            fix=f"Set ACA_AUTH (or c.PoolSettings.auth) to {AUTH_MODES_TEXT}.",
-        )
-    return mode
+    return _check_word(value, AUTH_MODES, AUTH_MODES_TEXT, "auth", what="auth mode", env="ACA_AUTH")
 
 
 def check_pool_type(value: str) -> str:
     """``value`` lower-cased, if it is one of :data:`POOL_TYPES`."""
-    kind = (value or "").strip().lower()
-    if kind not in POOL_TYPES:
-        raise InvalidSettingError(
-            f"unknown pool_type {value!r}: it must be python, javascript or shell.",
-            fix="Set ACA_POOL_TYPE (or c.PoolSettings.pool_type) to python, javascript or shell.",
-        )
-    return kind
+    return _check_word(value, POOL_TYPES, POOL_TYPES_TEXT, "pool_type", env="ACA_POOL_TYPE")
+
+
+def _check_word(
+    value: str, words: Sequence[str], text: str, trait: str, *, env: str, what: str = ""
+) -> str:
+    """``value`` stripped and lower-cased if it is one of ``words``: the rule of every
+    setting that is a choice of words (the error names the setting, its env and trait)."""
+    return _one_of(
+        (value or "").strip().lower(),
+        words,
+        f"unknown {what or trait} {value!r}: {trait} must be {text}.",
+        fix=f"Set {env} (or c.PoolSettings.{trait}) to {text}.",
+    )
+
+
+def _one_of(word: str, words: Collection[str], message: str, *, fix: str) -> str:
+    """``word`` if it is one of ``words``; else the setting's one-line error."""
+    if word not in words:
+        raise InvalidSettingError(message, fix=fix)
+    return word
 
 
 def check_max_connections(value: object) -> int:
