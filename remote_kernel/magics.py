@@ -98,6 +98,28 @@ class IPythonSink:
     def error(self, ename: str, evalue: str, traceback: list[str]) -> None:
         """Nothing: the magic raises RemoteExecutionError, whose traceback IPython shows once."""
 
+    # -- live outputs of a streaming pool (commands.cells.LiveOutputs) -------------------
+
+    def display_with_id(
+        self, data: dict[str, Any], metadata: dict[str, Any], display_id: str
+    ) -> None:
+        """``display(..., display_id=...)``: shown so that later updates replace it."""
+        self.flush()
+        publish_display_data(data, metadata, transient={"display_id": display_id})
+
+    def update_display(
+        self, data: dict[str, Any], metadata: dict[str, Any], display_id: str | None
+    ) -> None:
+        self.flush()
+        transient = {"display_id": display_id} if display_id else {}
+        publish_display_data(data, metadata, transient=transient, update=True)
+
+    def clear_output(self, wait: bool) -> None:
+        from IPython.display import clear_output
+
+        self.flush()
+        clear_output(wait=wait)
+
 
 def _command_magic(name: str) -> Any:
     """A line magic for one ``%aca_*`` command; its docstring is the command's help."""

@@ -10,10 +10,16 @@ import asyncio
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-from remote_kernel import errors
-from remote_kernel.client import AsyncSessionPoolClient, ExecutionResult, SessionPoolClient
+from remote_kernel import errors, wire
+from remote_kernel.client import (
+    AsyncSessionPoolClient,
+    ExecutionEvent,
+    ExecutionResult,
+    SessionPoolClient,
+)
 from remote_kernel.client.messages import Step
 from remote_kernel.client.methods import ClientMethods
 from remote_kernel.client.models import Notice
@@ -31,6 +37,9 @@ LOST_STATE_NOTICE = (
     "or its interpreter was lost). Variables, imports and files from before are gone; "
     "re-run the cells that set them up.\n"
 )
+#: ``on_event`` kind of a session notice known before a streamed run (``content``:
+#: ``kind``, ``text``): shown at once, before the run's output, and not in the result.
+NOTICE_EVENT = "notice"
 #: Notice kinds (``Notice.kind``).
 LOCAL_POOL = "local_pool"
 LOST_STATE = "lost_state"
@@ -46,6 +55,11 @@ _MARKER_CODE = {
     ),
     "shell": (f'echo "${{{MARKER}:-None}}"', MARKER + "={value}"),
 }
+
+
+#: What the embedded local pool speaks: known before its first answer, so the very
+#: first cell already streams and takes input.
+EMBEDDED_POOL_FEATURES = frozenset({wire.STREAM_FEATURE, wire.STDIN_FEATURE, wire.CANCEL_FEATURE})
 
 
 class RemoteSession:
@@ -122,7 +136,10 @@ class RemoteSession:
         """The client kept in ``attribute``, made on first use (the two shells alike)."""
         with self._lock:
             if getattr(self, attribute) is None:
-                setattr(self, attribute, cls.from_settings(**self._client_kwargs()))
+                client = cls.from_settings(**self._client_kwargs())
+                if self._pool is not None:  # the embedded pool is this package's own
+                    client.protocol.features = EMBEDDED_POOL_FEATURES
+                setattr(self, attribute, client)
             return getattr(self, attribute)  # type: ignore[no-any-return]
 
     def reconfigure(self) -> None:
@@ -228,16 +245,30 @@ class RemoteSession:
         code: str,
         timeout: float | None,
         execution_id: str | None,
+        on_event: Callable[[ExecutionEvent], None] | None = None,
+        stdin: bool = True,
     ) -> Step:
-        """Run ``code`` in the current session: probe, execution and marker in one step."""
+        """Run ``code`` in the current session: probe, execution and marker in one step.
+
+        ``on_event``: the run's outputs as they happen, where the pool streams.
+        """
         session = self.session_id
         lost = False
+        if on_event is not None:  # live output follows: what is known now goes first
+            for notice in self.take_notices():
+                on_event(ExecutionEvent(NOTICE_EVENT, {"kind": notice.kind, "text": notice.text}))
         if self._needs_probe(session):
             probe = yield from self._run(protocol, self._probe_code(), session, 30, None)
             lost = self._probe_says_lost(session, probe)
         self._sent.add(session)
         try:
-            result = yield from self._run(protocol, code, session, timeout, execution_id)
+            if on_event is None or self.settings.pool_type == "shell":
+                run = self._run(protocol, code, session, timeout, execution_id)
+            else:
+                run = protocol.execute_streamed(
+                    code, session, on_event, timeout=timeout, execution_id=execution_id, stdin=stdin
+                )
+            result = yield from run
         except errors.RemoteKernelError as exc:
             self._on_error(session, exc)
             raise
@@ -247,16 +278,39 @@ class RemoteSession:
         return result
 
     def execute(
-        self, code: str, *, timeout: float | None = None, execution_id: str | None = None
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        execution_id: str | None = None,
+        on_event: Callable[[ExecutionEvent], None] | None = None,
+        stdin: bool = True,
     ) -> ExecutionResult:
         client = self.client
-        return client.run(self._execute_step(client.protocol, code, timeout, execution_id))
+        step = self._execute_step(client.protocol, code, timeout, execution_id, on_event, stdin)
+        return client.run(step)
 
     async def aexecute(
-        self, code: str, *, timeout: float | None = None, execution_id: str | None = None
+        self,
+        code: str,
+        *,
+        timeout: float | None = None,
+        execution_id: str | None = None,
+        on_event: Callable[[ExecutionEvent], None] | None = None,
+        stdin: bool = True,
     ) -> ExecutionResult:
         client = self.aclient
-        return await client.run(self._execute_step(client.protocol, code, timeout, execution_id))
+        step = self._execute_step(client.protocol, code, timeout, execution_id, on_event, stdin)
+        return await client.run(step)
+
+    async def aanswer_input(self, execution_id: str, value: str) -> None:
+        """Answer the ``input()`` the current session's streamed run waits in."""
+        await self.aclient.answer_input(execution_id, value, session=self.session_id)
+
+    def streams(self, *, asynchronous: bool = True) -> bool | None:
+        """Whether the pool streams output: True, False, or None while not yet known."""
+        features = (self.aclient if asynchronous else self.client).protocol.features
+        return None if features is None else wire.STREAM_FEATURE in features
 
     def cancel(self, execution_id: str) -> bool:
         return self.client.cancel_execution(execution_id, session=self.session_id)

@@ -7,7 +7,8 @@ standard library is imported, so either side may import this module without
 pulling in the other.
 
 - execution status names (both generations' spellings);
-- the extension fields of ``docs/protocol-extensions.md``;
+- the extension fields of ``docs/protocol-extensions.md``, and the streaming extension's
+  header, media type and event names;
 - the image result dict Azure sends for a plotted figure;
 - ANSI escape stripping;
 - the script that lists a session's packages, and the reading of its output.
@@ -73,6 +74,31 @@ def extension_fields(
         TIMED_OUT_FLAG: timed_out,
         STATE_LOST: state_lost,
     }
+
+
+# -- the streaming extension (docs/protocol-extensions.md) -------------------------------
+
+#: Response header on every answer of the local pool: the extensions it speaks.
+FEATURES_HEADER = "x-remote-kernel-features"
+STREAM_FEATURE = "stream"
+STDIN_FEATURE = "stdin"
+CANCEL_FEATURE = "cancel"
+#: What ``Accept`` asks ``POST /executions`` (and ``GET /executions/{id}``) to stream.
+EVENT_STREAM = "text/event-stream"
+#: The last event of a stream: its data is the JSON body a non-streamed request gets.
+RESULT_EVENT = "result"
+#: Events the log no longer holds (a resume from before its window): data ``{"dropped": n}``.
+GAP_EVENT = "gap"
+#: Output events a stream carries, by their Jupyter IOPub ``msg_type``.
+OUTPUT_EVENTS = frozenset(
+    {"stream", "display_data", "update_display_data", "clear_output", "execute_result", "error"}
+)
+INPUT_REQUEST_EVENT = "input_request"
+
+
+def parse_features(value: str | None) -> frozenset[str]:
+    """The feature names of a ``x-remote-kernel-features`` header (none when absent)."""
+    return frozenset(p.strip().lower() for p in (value or "").split(",") if p.strip())
 
 
 # -- the image result ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ from remote_kernel.client.async_client import AsyncSessionPoolClient
 from remote_kernel.client.auth import Auth, CredentialAuth, StaticTokenAuth
 from remote_kernel.client.models import (
     ErrorInfo,
+    ExecutionEvent,
     ExecutionResult,
     ExecutionStatus,
     FileInfo,
@@ -20,6 +21,7 @@ __all__ = [
     "Auth",
     "CredentialAuth",
     "ErrorInfo",
+    "ExecutionEvent",
     "ExecutionResult",
     "ExecutionStatus",
     "FileInfo",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from remote_kernel.client.messages import Sleep, Step
+from remote_kernel.client.messages import Seconds, Sleep, Step
 from remote_kernel.client.methods import OPERATIONS, ClientMethods
+from remote_kernel.client.models import ExecutionEvent
 from remote_kernel.client.transport import AsyncAiohttpTransport
 
 
@@ -33,6 +34,43 @@ class AsyncSessionPoolClient(ClientMethods):
             return stop.value
         finally:
             driven.close()
+
+    async def stream(
+        self,
+        code: str,
+        *,
+        session: str,
+        timeout: Seconds = None,
+        execution_id: str | None = None,
+    ) -> AsyncIterator[ExecutionEvent]:
+        """``async for event in client.stream(code, session=...)``: each output event as
+        it happens, then one ``kind == "result"`` event holding the ExecutionResult.
+
+        Leaving the loop early does not cancel the run (use ``cancel_execution``).
+        """
+        events: asyncio.Queue[ExecutionEvent] = asyncio.Queue()
+        run = asyncio.ensure_future(
+            self.execute(
+                code,
+                session=session,
+                timeout=timeout,
+                execution_id=execution_id,
+                on_event=events.put_nowait,
+            )
+        )
+        try:
+            while not (run.done() and events.empty()):
+                getter = asyncio.ensure_future(events.get())
+                await asyncio.wait({getter, run}, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    yield getter.result()
+                else:
+                    getter.cancel()
+            result = run.result()
+            yield ExecutionEvent("result", id=None, result=result)
+        finally:
+            if not run.done():
+                run.cancel()
 
     async def aclose(self) -> None:
         await self._transport.aclose()

@@ -11,6 +11,8 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+from remote_kernel.client.sse import EventParser, ServerEvent
+
 #: ``progress(done_bytes, total_bytes_or_None)``.
 Progress = Callable[[int, "int | None"], None]
 #: A duration in seconds; None: the client's default.
@@ -23,6 +25,20 @@ class Download:
 
     destination: Any = None
     progress: Progress | None = None
+
+
+@dataclass
+class EventFeed:
+    """Parse a ``text/event-stream`` answer as it arrives: each output event goes to
+    ``on_event`` at once, the ``result`` event becomes the Response's JSON body.
+
+    The parser outlives one connection: a resume sends its ``last_event_id``.
+    """
+
+    on_event: Callable[[ServerEvent], None]
+    parser: EventParser = field(default_factory=EventParser)
+    #: An event stream answered (not a plain JSON body).
+    started: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,8 @@ class Request:
     #: Set: the body is streamed to a file, and a 2xx Response's body is what
     #: :meth:`DownloadSink.finish` returned (the bytes, or None once written to a file).
     download: Download | None = None
+    #: Set: an event-stream answer is parsed as it arrives (see :class:`EventFeed`).
+    events: EventFeed | None = None
 
 
 @dataclass(frozen=True)

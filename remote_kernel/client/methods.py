@@ -11,13 +11,20 @@ step in ``operations.py`` plus one method here, for both clients.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import httpx
 
 from remote_kernel.client.base import ClientBase
 from remote_kernel.client.messages import Progress, Seconds, Step
-from remote_kernel.client.models import ExecutionResult, FileInfo, PackageInfo, SessionInfo
+from remote_kernel.client.models import (
+    ExecutionEvent,
+    ExecutionResult,
+    FileInfo,
+    PackageInfo,
+    SessionInfo,
+)
 from remote_kernel.client.policy import Policy
 from remote_kernel.client.transfers import open_source
 from remote_kernel.config import PoolSettings
@@ -30,6 +37,7 @@ OPERATIONS = (
     "get_execution",
     "wait_execution",
     "cancel_execution",
+    "answer_input",
     "upload_file",
     "download_file",
     "file_info",
@@ -75,9 +83,33 @@ class ClientMethods(ClientBase):
 
     # --------------------------------------------------------------- executions
     def execute(
-        self, code: str, *, session: str, timeout: Seconds = None, execution_id: str | None = None
+        self,
+        code: str,
+        *,
+        session: str,
+        timeout: Seconds = None,
+        execution_id: str | None = None,
+        on_event: Callable[[ExecutionEvent], None] | None = None,
+        stdin: bool = True,
     ) -> ExecutionResult:
-        """Run ``code`` and wait for the result. Never re-sent once it may have arrived."""
+        """Run ``code`` and wait for the result. Never re-sent once it may have arrived.
+
+        ``on_event``: called with each :class:`ExecutionEvent` as it happens, on a pool
+        that streams (``x-remote-kernel-features: stream``); elsewhere never called.
+        An ``input_request`` event is answered with ``answer_input`` (``stdin=False``:
+        ``input()`` fails at once instead).
+        """
+        if on_event is not None:
+            return self.run(
+                self.protocol.execute_streamed(
+                    code,
+                    session,
+                    on_event,
+                    timeout=timeout,
+                    execution_id=execution_id,
+                    stdin=stdin,
+                )
+            )
         return self.run(
             self.protocol.execute(code, session, timeout=timeout, execution_id=execution_id)
         )
@@ -107,6 +139,10 @@ class ClientMethods(ClientBase):
         self, execution_id: str, *, session: str, timeout: Seconds = None
     ) -> ExecutionResult:
         return self.run(self.protocol.wait_execution(execution_id, session, timeout))
+
+    def answer_input(self, execution_id: str, value: str, *, session: str) -> None:
+        """Answer the ``input()`` a streamed execution waits in (its ``input_request``)."""
+        return self.run(self.protocol.answer_input(execution_id, value, session))
 
     def cancel_execution(self, execution_id: str, *, session: str) -> bool:
         """True when the pool stopped the run; False when it cannot cancel (Azure)."""

@@ -78,6 +78,9 @@ class ExecutionResult:
     full_outputs: bool = False
     #: What the front-end must show before the outputs (filled by RemoteSession).
     notices: list[Notice] = field(default_factory=list)
+    #: The outputs already reached ``on_event`` as they happened (a streamed run): a
+    #: front-end shows only the notices and the error from this result.
+    streamed: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     #: A shell command's exit code (Shell pools; None for code).
     exit_code: int | None = None
@@ -89,6 +92,23 @@ class ExecutionResult:
     @property
     def finished(self) -> bool:
         return self.status.finished
+
+
+@dataclass(frozen=True)
+class ExecutionEvent:
+    """One live event of a streamed execution, in Jupyter terms.
+
+    ``kind`` is the IOPub ``msg_type`` (``stream``, ``display_data``,
+    ``update_display_data``, ``clear_output``, ``execute_result``, ``error``,
+    ``input_request``) and ``content`` its content; ``id`` the pool's event id.
+    The last event of :meth:`AsyncSessionPoolClient.stream` has ``kind ==
+    "result"`` and the finished :class:`ExecutionResult` in ``result``.
+    """
+
+    kind: str
+    content: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+    result: ExecutionResult | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ that differ by API generation are asked of the codec, never branched on.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,6 +29,7 @@ from remote_kernel.client.codecs import (
 )
 from remote_kernel.client.messages import (
     Download,
+    EventFeed,
     Progress,
     Request,
     Response,
@@ -33,7 +37,13 @@ from remote_kernel.client.messages import (
     Sleep,
     Step,
 )
-from remote_kernel.client.models import ExecutionResult, FileInfo, PackageInfo, SessionInfo
+from remote_kernel.client.models import (
+    ExecutionEvent,
+    ExecutionResult,
+    FileInfo,
+    PackageInfo,
+    SessionInfo,
+)
 from remote_kernel.config import MAX_EXECUTION_TIMEOUT
 from remote_kernel.identifiers import validate_identifier
 
@@ -50,6 +60,9 @@ class Protocol:
         self.default_timeout = default_timeout
         #: "azure", "token" or "none": picks the fix a 401 names.
         self.auth_mode = "azure"
+        #: The extensions the pool named in ``x-remote-kernel-features`` (None: not known
+        #: yet; Azure's pools name none). Learnt from answers, never asked for.
+        self.features: frozenset[str] | None = None
 
     # ------------------------------------------------------------------ helpers
     def _params(self, session: str | None = None, **extra: str) -> dict[str, str]:
@@ -128,7 +141,19 @@ class Protocol:
     def cancel_request(self, execution_id: str, session: str) -> Request:
         return self._on_execution("POST", execution_id, session, "cancel")
 
+    def note_features(self, response: Response) -> None:
+        """Remember what the pool says it speaks (every answer of the local pool says it)."""
+        if self.features is None or response.header(wire.FEATURES_HEADER) is not None:
+            self.features = wire.parse_features(response.header(wire.FEATURES_HEADER))
+
+    @property
+    def may_stream(self) -> bool:
+        """Ask for a stream: the pool said it streams, or has not said anything yet."""
+        known = self.features
+        return self.codec.has_executions and (known is None or wire.STREAM_FEATURE in known)
+
     def parse_execution(self, response: Response, session: str) -> ExecutionResult:
+        self.note_features(response)
         self.raise_for_status(response, "execute", session=session)
         return self.codec.parse_execution(response, session)
 
@@ -164,6 +189,75 @@ class Protocol:
         if result.finished:
             return result
         return (yield from self._poll(result, session, seconds))
+
+    def execute_streamed(
+        self,
+        code: str,
+        session: str,
+        on_event: Callable[[ExecutionEvent], None],
+        *,
+        timeout: Seconds = None,
+        execution_id: str | None = None,
+        stdin: bool = True,
+    ) -> Step:
+        """Run code, handing each output event to ``on_event`` as the pool sends it.
+
+        ``stdin``: the caller answers ``input_request`` events (``answer_input``), so a
+        pool known to take input (feature ``stdin``) is told it may ask; otherwise the
+        session's ``input()`` fails at once with the pool's clear message.
+
+        A pool that cannot stream answers as usual (the events then never come; the
+        result has them all). The request is sent once; a connection that breaks
+        mid-stream is resumed with ``GET /executions/{id}`` after the last event seen.
+        """
+        if not self.may_stream:
+            return (
+                yield from self.execute(code, session, timeout=timeout, execution_id=execution_id)
+            )
+        if execution_id is None and self.features:  # a pool that takes our ids: resumable
+            execution_id = str(uuid.uuid4())
+        first = self.execute_request(code, session, timeout=timeout, execution_id=execution_id)
+        if stdin and wire.STDIN_FEATURE in (self.features or ()):  # never to other pools
+            first = replace(first, json={**first.json, "allowStdin": True})
+        accept = {"Accept": f"{wire.EVENT_STREAM}, application/json"}
+        feed = EventFeed(lambda event: on_event(_execution_event(event)))
+        try:
+            response = yield replace(first, headers={**first.headers, **accept}, events=feed)
+        except errors.PoolTimeoutError:
+            raise
+        except errors.TransportError:
+            if execution_id is None:
+                raise  # no id to resume by (a pool not known to take ours)
+            response = yield self._resume_request(execution_id, session, feed, first.read_timeout)
+        result = self.parse_execution(response, session)
+        result.streamed = feed.started
+        if result.finished:
+            return result
+        return (yield from self._poll(result, session, self._timeout(timeout)))
+
+    def _resume_request(
+        self, execution_id: str, session: str, feed: EventFeed, read_timeout: float | None
+    ) -> Request:
+        """The rest of a stream: the transport sends the feed's ``Last-Event-ID``."""
+        return replace(
+            self._on_execution("GET", execution_id, session, "execution stream"),
+            headers={"Accept": wire.EVENT_STREAM},
+            events=feed,
+            read_timeout=read_timeout,
+        )
+
+    def answer_input(self, execution_id: str, value: str, session: str) -> Step:
+        """Answer the ``input()`` a streamed execution waits in (an ``input_request`` event)."""
+        if not isinstance(value, str):
+            raise errors.ConfigurationError("The answer to input() must be a string.")
+        request = self._on_execution("POST", execution_id, session, "input")
+        response = yield replace(
+            request,
+            path=f"/executions/{seg(execution_id)}/input",
+            json={"value": value},
+            idempotent=False,
+        )
+        self.raise_for_status(response, "input", session=session)
 
     def start_execution(
         self, code: str, session: str, *, timeout: Seconds = None, execution_id: str | None = None
@@ -402,3 +496,12 @@ class Protocol:
         return error_map.error_for(
             response, operation, auth_mode=self.auth_mode, pool_name=self.pool_name, **where
         )
+
+
+def _execution_event(event: Any) -> ExecutionEvent:
+    """A parsed server-sent event as the client's :class:`ExecutionEvent`."""
+    try:
+        content = event.json()
+    except ValueError:
+        content = {"text": event.data}
+    return ExecutionEvent(event.event, content if isinstance(content, dict) else {}, event.id)

@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from remote_kernel import __version__
+from remote_kernel import __version__, wire
 from remote_kernel.client.aiohttp_transport import AiohttpTransport
-from remote_kernel.client.messages import Download, Request, Response, SendError
+from remote_kernel.client.messages import Download, EventFeed, Request, Response, SendError
 from remote_kernel.client.policy import DEFAULT_READ_TIMEOUT
 from remote_kernel.client.transfers import DownloadSink
 from remote_kernel.config import DEFAULT_MAX_CONNECTIONS
@@ -62,9 +62,14 @@ def build(
     connect_timeout: float,
 ) -> httpx.Request:
     """The httpx request for ``req``; its read timeout is the request's own (an execution's)."""
+    resume = req.events.parser.last_event_id if req.events is not None else None
     kwargs: dict[str, Any] = {
         "params": req.params,
-        "headers": {**req.headers, **headers},
+        "headers": {
+            **req.headers,
+            **headers,
+            **({"Last-Event-ID": str(resume)} if resume is not None else {}),
+        },
         "timeout": timeout(req, connect_timeout),
     }
     if req.upload is not None:
@@ -116,6 +121,33 @@ def send_error(exc: httpx.HTTPError) -> SendError:
     if isinstance(exc, httpx.TimeoutException):
         return SendError("timeout", reason)
     return SendError("broken", reason)
+
+
+def is_event_stream(response: httpx.Response) -> bool:
+    ctype = response.headers.get("content-type", "")
+    return response.status_code < 400 and ctype.startswith(wire.EVENT_STREAM)
+
+
+class EventReceiver:
+    """An event-stream answer: output events to the feed, the ``result`` event kept."""
+
+    def __init__(self, feed: EventFeed, response: httpx.Response) -> None:
+        self.feed = feed
+        self.response = response
+        self.result: Any = None
+        feed.started = True
+
+    def write(self, chunk: bytes) -> None:
+        for event in self.feed.parser.feed(chunk):
+            if event.event == wire.RESULT_EVENT:
+                self.result = event.json()
+            else:
+                self.feed.on_event(event)
+
+    def answer(self) -> Response | SendError:
+        if self.result is None:
+            return SendError("broken", "the event stream ended before the execution's result")
+        return Response(self.response.status_code, dict(self.response.headers), self.result)
 
 
 class Receiver:
@@ -177,11 +209,26 @@ class HTTPXTransport(_HTTPXOwner):
     def send(self, req: Request, headers: dict[str, str]) -> Response | SendError:
         request = build(self.http, req, headers, self.connect_timeout)
         try:
+            if req.events is not None:
+                return self._events(request, req.events)
             if req.download is None:
                 return decode(self.http.send(request))
             return self._download(request, req.download)
         except httpx.HTTPError as exc:
             return send_error(exc)
+
+    def _events(self, request: httpx.Request, feed: EventFeed) -> Response | SendError:
+        raw = self.http.send(request, stream=True)
+        try:
+            if not is_event_stream(raw):
+                raw.read()
+                return decode(raw)
+            receiver = EventReceiver(feed, raw)
+            for chunk in raw.iter_bytes():
+                receiver.write(chunk)
+            return receiver.answer()
+        finally:
+            raw.close()
 
     def _download(self, request: httpx.Request, target: Download) -> Response:
         raw = self.http.send(request, stream=True)
@@ -209,11 +256,26 @@ class AsyncHTTPXTransport(_HTTPXOwner):
     async def send(self, req: Request, headers: dict[str, str]) -> Response | SendError:
         request = build(self.http, req, headers, self.connect_timeout)
         try:
+            if req.events is not None:
+                return await self._events(request, req.events)
             if req.download is None:
                 return decode(await self.http.send(request))
             return await self._download(request, req.download)
         except httpx.HTTPError as exc:
             return send_error(exc)
+
+    async def _events(self, request: httpx.Request, feed: EventFeed) -> Response | SendError:
+        raw = await self.http.send(request, stream=True)
+        try:
+            if not is_event_stream(raw):
+                await raw.aread()
+                return decode(raw)
+            receiver = EventReceiver(feed, raw)
+            async for chunk in raw.aiter_bytes():
+                receiver.write(chunk)
+            return receiver.answer()
+        finally:
+            await raw.aclose()
 
     async def _download(self, request: httpx.Request, target: Download) -> Response:
         raw = await self.http.send(request, stream=True)
@@ -262,6 +324,8 @@ class AsyncAiohttpTransport(AsyncHTTPXTransport):
 
     async def send(self, req: Request, headers: dict[str, str]) -> Response | SendError:
         if self.wire is None or req.upload is not None or req.download is not None:
+            return await super().send(req, headers)
+        if req.events is not None:  # an event stream: httpx over the same aiohttp pool
             return await super().send(req, headers)
         try:
             status, answer_headers, content = await self.wire.fetch(

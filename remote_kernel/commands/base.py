@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from remote_kernel import variables
-from remote_kernel.client.models import ExecutionResult
+from remote_kernel.client.models import ExecutionEvent, ExecutionResult
 from remote_kernel.errors import RemoteKernelError, TransferError
 from remote_kernel.render import OutputSink, render_notices, render_outputs
 from remote_kernel.session import RemoteSession
@@ -49,10 +49,18 @@ class CommandsBase:
         """Show one-time notices (e.g. the embedded pool just started) before a command's output."""
         render_notices(self.session.take_notices(), sink)
 
-    def _execute(self, code: str, timeout: float | None) -> ExecutionResult:
+    def _execute(
+        self,
+        code: str,
+        timeout: float | None,
+        on_event: Callable[[ExecutionEvent], None] | None = None,
+    ) -> ExecutionResult:
+        """Run ``code``; ``on_event`` gets its outputs as they happen on a streaming pool."""
         execution_id = str(uuid.uuid4())
         try:
-            return self.session.execute(code, timeout=timeout, execution_id=execution_id)
+            return self.session.execute(  # %%aca cannot answer input(): it fails at once
+                code, timeout=timeout, execution_id=execution_id, on_event=on_event, stdin=False
+            )
         except KeyboardInterrupt:
             try:
                 self.session.cancel(execution_id)

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from remote_kernel import variables
-from remote_kernel.client.models import ExecutionResult
+from remote_kernel.client.models import ExecutionEvent, ExecutionResult
 from remote_kernel.commands.hints import add_local_file_hint
 from remote_kernel.commands.parsing import check_timeout
 from remote_kernel.commands.push_pull import VariableCommands
 from remote_kernel.identifiers import validate_identifier
 from remote_kernel.render import OutputSink, render_notices, render_result
+from remote_kernel.session import NOTICE_EVENT
 
 
 class CellCommands(VariableCommands):
@@ -37,11 +38,12 @@ class CellCommands(VariableCommands):
             self._require_namespace("-o NAME")
             code = variables.last_expression_code(code)
         timeout = check_timeout(timeout) or self.session.settings.execution_timeout
+        live = None if quiet else LiveOutputs(sink)
         with self._in_session(session):
-            result = self._execute(code, timeout)
+            result = self._execute(code, timeout, live)
             add_local_file_hint(result)  # the session cannot see this machine's files
-            if quiet:
-                render_notices(result.notices, sink)
+            if quiet or result.streamed or (live is not None and live.sent):
+                render_notices(result.notices, sink)  # the outputs were shown as they came
             else:
                 render_result(result, sink)
             if output_name is not None and result.ok:
@@ -61,3 +63,40 @@ class CellCommands(VariableCommands):
             yield
         finally:
             self.session.use_session(previous)
+
+
+class LiveOutputs:
+    """``on_event`` of a ``%%aca`` cell: each streamed output to the sink as it arrives.
+
+    Display updates and clears reach sinks that can show them (``update_display``,
+    ``clear_output``); the error waits for the result (a later event may replace it).
+    """
+
+    def __init__(self, sink: OutputSink) -> None:
+        self.sink = sink
+        #: Some output was shown live: the result's outputs must not be shown again.
+        self.sent = False
+
+    def __call__(self, event: ExecutionEvent) -> None:
+        content, sink = event.content, self.sink
+        display_id = (content.get("transient") or {}).get("display_id")
+        if event.kind == NOTICE_EVENT:  # the session's, before the run's output
+            sink.stream("stderr", str(content.get("text", "")))
+            return
+        if event.kind == "stream":
+            sink.stream(str(content.get("name") or "stdout"), str(content.get("text") or ""))
+        elif event.kind in ("display_data", "execute_result"):
+            data, metadata = dict(content.get("data") or {}), dict(content.get("metadata") or {})
+            if display_id and hasattr(sink, "display_with_id"):
+                sink.display_with_id(data, metadata, display_id)
+            else:
+                sink.display(data, metadata, execute_result=event.kind == "execute_result")
+        elif event.kind == "update_display_data" and hasattr(sink, "update_display"):
+            sink.update_display(
+                dict(content.get("data") or {}), dict(content.get("metadata") or {}), display_id
+            )
+        elif event.kind == "clear_output" and hasattr(sink, "clear_output"):
+            sink.clear_output(bool(content.get("wait")))
+        else:
+            return
+        self.sent = True

@@ -24,6 +24,7 @@ from remote_kernel.errors import ConfigurationError, RemoteKernelError
 from remote_kernel.kernel import introspect
 from remote_kernel.kernel.history import History
 from remote_kernel.kernel.interrupt import CancelOnInterrupt
+from remote_kernel.kernel.live import NOT_STREAMING_AFTER, NOT_STREAMING_NOTICE, LiveCell
 from remote_kernel.kernel.routing import Route, route_cell, usage_errors
 from remote_kernel.kernel.sink import KernelSink
 
@@ -83,6 +84,12 @@ class RemoteKernel(Kernel, PoolSettings):
         self._guard: CancelOnInterrupt | None = None
         #: This kernel's inputs (the remote IPython's history is not reachable over REST).
         self.history = History()
+        #: The running cell's live outputs (a pool that streams).
+        self._live: LiveCell | None = None
+        self._live_silent = False
+        self._live_stdin = False
+        #: The one-line "this pool cannot stream" note was given (once per kernel).
+        self._said_not_streaming = False
 
     @property
     def kernel_info(self) -> dict[str, Any]:  # type: ignore[override]
@@ -188,6 +195,7 @@ class RemoteKernel(Kernel, PoolSettings):
         **kwargs: Any,
     ) -> dict[str, Any]:
         sink = KernelSink(self, silent=silent)
+        self._live, self._live_silent, self._live_stdin = None, silent, allow_stdin
         if not code.strip():  # front-ends send "" with user_expressions to evaluate them
             return await self._with_user_expressions(self._ok_reply(), user_expressions)
         if store_history and not silent:
@@ -246,16 +254,51 @@ class RemoteKernel(Kernel, PoolSettings):
         from remote_kernel.commands.hints import add_local_file_hint
 
         remote = await self._remote_ready()
-        result = await remote.aexecute(code, execution_id=execution_id, timeout=timeout)
+        answer = None
+        if self._live_stdin and execution_id is not None:
+            ran = execution_id
+
+            async def answer(value: str) -> None:
+                await remote.aanswer_input(ran, value)
+
+        live = self._live = LiveCell(self, silent=self._live_silent, answer=answer)
+        note = self._note_when_slow(remote)
+        try:
+            result = await remote.aexecute(
+                code,
+                execution_id=execution_id,
+                timeout=timeout,
+                on_event=None if self._live_silent else live,
+                stdin=answer is not None,
+            )
+        finally:
+            live.cancel()
+            if note is not None:
+                note.cancel()
         add_local_file_hint(result)  # the session cannot see this machine's files
         return result
 
+    def _note_when_slow(self, remote: RemoteSession) -> asyncio.TimerHandle | None:
+        """On a pool known not to stream, say so once, when a cell first runs a while."""
+        if self._said_not_streaming or remote.streams() is not False:
+            return None
+        parent_sink = KernelSink(self)
+
+        def say() -> None:
+            self._said_not_streaming = True
+            parent_sink.stream("stderr", NOT_STREAMING_NOTICE)
+
+        return asyncio.get_running_loop().call_later(NOT_STREAMING_AFTER, say)
+
     def _render(self, result: ExecutionResult, sink: KernelSink) -> dict[str, Any]:
-        from remote_kernel.render import render_result
+        from remote_kernel.render import render_notices, render_result
 
         if sink.silent:  # front-ends run silent set-up code first: keep notices for later
             self.remote.defer_notices(result.notices)
-        render_result(result, sink)
+        if result.streamed or (self._live is not None and self._live.sent):
+            render_notices(result.notices, sink)  # its outputs went out as they happened
+        else:
+            render_result(result, sink)
         if sink.error_content is None and not result.ok:
             info = result.error
             if info is not None:

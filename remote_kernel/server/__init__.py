@@ -15,6 +15,7 @@ it in the foreground. The modules, from the outside in:
   messages as plain data; ``mcp_tools``: its tools, run in sessions;
   ``mcp_settings``: where its settings come from.
 - ``outputs``: one execution's output events and outcome, with the output limits.
+- ``streaming``: a streamed execution's event log and its server-sent events.
 - ``runtimes``: what runs a session's code; the contract and its shared rules
   (``runtimes.base``), IPython (``runtimes.ipython``), Pyodide under Deno
   (``runtimes.pyodide``), bash (``runtimes.shell``), Deno's JavaScript kernel

@@ -28,10 +28,11 @@ from urllib.parse import urlencode
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from remote_kernel import wire
 from remote_kernel.config import (
     GEN1_API_VERSIONS,
     GEN2_API_VERSIONS,
@@ -39,7 +40,7 @@ from remote_kernel.config import (
     is_generation1,
 )
 from remote_kernel.identifiers import identifier_rule, is_valid_identifier
-from remote_kernel.server import files, session_types, shapes
+from remote_kernel.server import files, session_types, shapes, streaming
 from remote_kernel.server.api_errors import ApiError, error_body
 from remote_kernel.server.metadata import pool_metadata
 from remote_kernel.server.openapi import openapi_document
@@ -64,6 +65,8 @@ ASYNC_GRACE = 0.5
 _VERSIONS = ", ".join(sorted(GEN1_API_VERSIONS | GEN2_API_VERSIONS))
 #: Routes anyone may read without the token: the API description holds no secret.
 _PUBLIC_PATHS = frozenset({"/openapi.json"})
+#: The extensions this pool speaks, on every answer (docs/protocol-extensions.md).
+FEATURES = ", ".join([wire.STREAM_FEATURE, wire.STDIN_FEATURE, wire.CANCEL_FEATURE])
 
 
 # -- request helpers ---------------------------------------------------------------------
@@ -304,7 +307,11 @@ async def execute_gen2(request: Request) -> Response:
         max_output_chars=_max_output(body, shape.default_stream_max),
         execution_id=_execution_id(request, body),
         execution_type=_execution_type(body),
+        stream=streaming.wants_stream(request.headers.get("accept")),
+        allow_stdin=body.get("allowStdin") is True,
     )
+    if execution.events is not None:
+        return _event_stream(request, execution)
     if execution.execution_type != "Asynchronous":
         await execution.done.wait()
     else:
@@ -319,7 +326,43 @@ async def execute_gen2(request: Request) -> Response:
 
 async def get_execution(request: Request) -> Response:
     _, execution = _known_execution(request)
+    if streaming.wants_stream(request.headers.get("accept")):
+        return _event_stream(request, execution)
     return JSONResponse(_gen2_body(request, execution))
+
+
+def _event_stream(request: Request, execution: Execution) -> Response:
+    """Extension: the execution's events as server-sent events, last its final body.
+
+    The run is the pool's task: a reader that goes away neither cancels nor stalls it.
+    """
+
+    def final_body() -> bytes:
+        return bytes(JSONResponse(_gen2_body(request, execution)).body)
+
+    events = streaming.sse_stream(
+        execution.events,
+        execution.done,
+        final_body,
+        last_event_id=streaming.parse_last_event_id(request.headers.get("last-event-id")),
+        heartbeat=getattr(request.app.state, "heartbeat", streaming.HEARTBEAT_SECONDS),
+    )
+    return StreamingResponse(
+        events,
+        media_type=wire.EVENT_STREAM,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def answer_input(request: Request) -> Response:
+    """Extension: ``{"value": str}`` answers the ``input()`` a streamed execution waits in."""
+    ident, execution = _known_execution(request)
+    body = await _json_object(request)
+    value = body.get("value")
+    if not isinstance(value, str):
+        raise _invalid("'value' must be a string: the answer to input().")
+    await _pool(request).answer_input(ident, execution.id, value)
+    return Response(status_code=204)
 
 
 async def cancel_execution(request: Request) -> Response:
@@ -478,6 +521,7 @@ ROUTES = [
     Route("/executions", execute_gen2, methods=["POST"]),
     Route("/executions/{execution_id}", get_execution, methods=["GET"]),
     Route("/executions/{execution_id}/cancel", cancel_execution, methods=["POST"]),
+    Route("/executions/{execution_id}/input", answer_input, methods=["POST"]),
     Route("/files/upload", upload_file, methods=["POST"]),
     Route("/files", upload_file, methods=["POST"], name="upload_gen2"),
     Route("/files", list_files, methods=["GET"]),
@@ -544,10 +588,11 @@ class PoolMiddleware:
         request_id = str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-ms-request-id", request_id.encode())
+        features = (wire.FEATURES_HEADER.encode(), FEATURES.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
+                message["headers"] = [*message.get("headers", []), header, features]
             await send(message)
 
         if self._token is not None and scope["path"] not in _PUBLIC_PATHS:

@@ -45,6 +45,13 @@ _PAGING = [
      "description": "Extension: entries per page (default 1000); nextLink follows."},
 ]  # fmt: skip
 _EXEC_ID = {"name": "execution_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_LAST_EVENT_ID = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "integer"},
+    "description": "Extension: resume a streamed execution after this event id.",
+}
 
 _ERROR = {
     "type": "object",
@@ -89,6 +96,12 @@ _EXECUTE_BODY = {
             "pattern": _EXECUTION_ID_PATTERN,
             "description": "Extension: client-chosen execution id, as the operation-id header "
             "(lets a client cancel a synchronous run it is waiting for).",
+        },
+        "allowStdin": {
+            "type": "boolean",
+            "description": "Extension, streamed requests only (default false): true lets input() "
+            "send an input_request event, answered by POST /executions/{id}/input; otherwise "
+            "input() fails at once, saying it needs a streaming front-end.",
         },
     },
 }
@@ -187,6 +200,23 @@ def _json(schema: dict[str, Any], description: str = "Success") -> dict[str, Any
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+_EVENTS = {
+    "schema": {"type": "string"},
+    "description": "Extension (docs/protocol-extensions.md), when the request sends "
+    "'Accept: text/event-stream': the execution's events as server-sent events, each with an "
+    "id (stream, display_data, update_display_data, clear_output, execute_result, error, "
+    "input_request; data: the Jupyter message content as JSON; gap: {dropped} when a resume "
+    "asks for events no longer held), ': heartbeat' comments, and last a 'result' event "
+    "whose data is the application/json body.",
+}
+
+
+def _json_or_events(schema: dict[str, Any], description: str = "Success") -> dict[str, Any]:
+    answer = _json(schema, description)
+    answer["content"]["text/event-stream"] = _EVENTS
+    return answer
+
+
 _BINARY = {
     "description": "The file's bytes",
     "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
@@ -195,13 +225,14 @@ _BINARY = {
 _ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/code/execute"): {"200": _json(_GEN1_EXECUTION)},
     ("post", "/executions"): {
-        "200": {**_json(_GEN2_EXECUTION, "2025-10-02-preview (its document and examples)"),
+        "200": {**_json_or_events(_GEN2_EXECUTION, "2025-10-02-preview (its document and "
+                                  "examples); any version when streamed"),
                 "headers": _EXECUTION_HEADERS},
         "202": {**_json(_GEN2_EXECUTION, "2024-10-02-preview, 2025-02-02-preview (their "
                         "examples): finished, or still running (poll Operation-Location)"),
                 "headers": _EXECUTION_HEADERS},
     },
-    ("get", "/executions/{execution_id}"): {"200": _json(_GEN2_EXECUTION)},
+    ("get", "/executions/{execution_id}"): {"200": _json_or_events(_GEN2_EXECUTION)},
     ("post", "/executions/{execution_id}/cancel"): {
         "200": _json(_GEN2_EXECUTION, "It had already finished"),
         "202": _json(_GEN2_EXECUTION, "Interrupted or dropped"),
@@ -239,10 +270,15 @@ _ROUTES: list[tuple[str, str, str, list[dict[str, Any]], bool, str, dict[str, An
     ("post", "/executions", "Run code (generation 2): 202 (200 on 2025-10-02-preview) with operation-id and "
      "Operation-Location; Asynchronous may answer still running.", [_OPERATION_ID], True, "202",
      {"content": {"application/json": {"schema": _EXECUTE_BODY}}}),
-    ("get", "/executions/{execution_id}", "One execution's status and result.", [_EXEC_ID], True, "200", None),
+    ("get", "/executions/{execution_id}", "One execution's status and result (streamed with "
+     "'Accept: text/event-stream', resumed after 'Last-Event-ID').", [_EXEC_ID, _LAST_EVENT_ID], True, "200", None),
     ("post", "/executions/{execution_id}/cancel",
      "Extension: interrupt a running execution or drop a queued one (202 once finished).",
      [_EXEC_ID], True, "202", None),
+    ("post", "/executions/{execution_id}/input",
+     "Extension: answer the input() a streamed execution waits in ({value}); 204, or 409 "
+     "NotWaitingForInput.", [_EXEC_ID], True, "204",
+     {"content": {"application/json": {"schema": _obj(["value"], value=_STR)}}}),
     ("post", "/files/upload", "Upload (generation 1): {value: [{properties: {filename, size, lastModifiedTime}}]}.",
      [_PATH], True, "200", _UPLOAD_BODY),
     ("post", "/files", "Upload (generation 2): {name, sizeInBytes, lastModifiedAt, contentType, type}. 413 past the limit.",
@@ -311,7 +347,9 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": "Azure Container Apps dynamic sessions API (both generations) served "
             "by local IPython kernels, plus the extensions of docs/protocol-extensions.md. "
-            "With a token, every route but this one needs 'Authorization: Bearer <token>'.",
+            "With a token, every route but this one needs 'Authorization: Bearer <token>'. "
+            "Every answer carries 'x-remote-kernel-features' (e.g. 'stream, cancel'): the "
+            "extensions this pool speaks.",
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -148,6 +148,10 @@ class OutputCollector:
         else:
             self._outputs.append({"output_type": "stream", "name": name, "text": [text]})
 
+    def input_request(self, prompt: str, password: bool) -> None:
+        """The cell waits in ``input()``/``getpass()``: tell the live reader (not an output)."""
+        self._emit("input_request", {"prompt": prompt, "password": password})
+
     def note_dropped(self, name: str, count: int) -> None:
         """Count stream text the runtime dropped at the source (it passed the limit there)."""
         if count > 0:

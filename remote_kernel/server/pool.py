@@ -32,6 +32,7 @@ from remote_kernel.config import MAX_EXECUTION_TIMEOUT
 from remote_kernel.server.api_errors import ApiError
 from remote_kernel.server.outputs import OutputCollector, RunOutcome
 from remote_kernel.server.runtimes.base import RuntimeFactory, SessionRuntime
+from remote_kernel.server.streaming import EventLog
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,15 @@ class Execution:
     outcome: RunOutcome | None = None
     cancel_requested: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The events of a streamed execution, numbered, for its readers (None: not streamed).
+    events: EventLog | None = None
+    #: ``input()`` asks the (streaming) caller instead of failing.
+    allow_stdin: bool = False
 
     def finish(self, outcome: RunOutcome) -> None:
         self.outcome, self.phase = outcome, DONE
+        if self.events is not None:
+            self.events.close()
         self.done.set()
 
 
@@ -364,8 +371,13 @@ class SessionPool:
         max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
         execution_id: str | None = None,
         execution_type: str = "Synchronous",
+        stream: bool = False,
+        allow_stdin: bool = False,
     ) -> Execution:
-        """Queue ``code`` on the session (created if needed); the run starts in order."""
+        """Queue ``code`` on the session (created if needed); the run starts in order.
+
+        ``stream``: log its events as they happen (:mod:`~remote_kernel.server.streaming`).
+        """
         session, created = await self.acquire(identifier)
         execution_id = execution_id or str(uuid.uuid4())
         if execution_id in session.executions:
@@ -382,6 +394,8 @@ class SessionPool:
             min(timeout, MAX_EXECUTION_TIMEOUT),
             max_output_chars,
             created,
+            events=EventLog() if stream else None,
+            allow_stdin=stream and allow_stdin,
         )
         self._remember(session, execution)
         session.busy += 1
@@ -430,6 +444,8 @@ class SessionPool:
                 execution.code,
                 timeout=execution.timeout,
                 max_output_chars=execution.max_output_chars,
+                sink=execution.events.append if execution.events is not None else None,
+                allow_stdin=execution.allow_stdin,
             )
 
     @staticmethod
@@ -463,6 +479,24 @@ class SessionPool:
             await session.runtime.interrupt()
             await execution.done.wait()
         return execution
+
+    async def answer_input(self, identifier: str, execution_id: str, value: str) -> None:
+        """Answer the ``input()`` a running streamed execution waits in."""
+        session = self.get(identifier)
+        execution = session.executions.get(execution_id) if session else None
+        if session is None or execution is None:
+            raise ApiError(
+                404,
+                "ExecutionNotFound",
+                f"No execution {execution_id!r} in session {identifier!r}.",
+            )
+        if execution.phase != RUNNING or not await session.runtime.answer_input(value):
+            raise ApiError(
+                409,
+                "NotWaitingForInput",
+                f"Execution {execution_id!r} is not waiting for input (it has ended, was not "
+                "streamed, or has not called input() yet).",
+            )
 
     async def packages(self, identifier: str) -> list[dict[str, str]]:
         """Distributions in the session's interpreter (waits its turn like a cell)."""

@@ -54,10 +54,11 @@ def test_both_shells_offer_each_operation_with_one_signature(name):
     assert sync.__doc__ == aio.__doc__
 
 
-def test_the_shells_differ_only_in_how_they_close():
+def test_the_shells_differ_only_in_how_they_close_and_the_async_event_iterator():
+    """``stream`` is the async form of ``execute(..., on_event=)``, which both have."""
     only_sync = _public(SessionPoolClient) - _public(AsyncSessionPoolClient)
     only_async = _public(AsyncSessionPoolClient) - _public(SessionPoolClient)
-    assert (only_sync, only_async) == ({"close"}, {"aclose"})
+    assert (only_sync, only_async) == ({"close"}, {"aclose", "stream"})
     talking = {n for n in _public(SessionPoolClient) if n in vars(SessionPoolClient.__mro__[1])}
     assert talking - {"run", "from_settings"} == set(OPERATIONS)
 

@@ -26,7 +26,7 @@ import httpx
 import psutil
 import pytest
 
-from .conftest import ARTIFACTS, clean_env, jupyter_dirs, session_ids
+from .conftest import ARTIFACTS, clean_env, jupyter_dirs, run_cli, session_ids
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -84,12 +84,9 @@ def stop(server: LabServer) -> list[int]:
     return [p.pid for p in alive]
 
 
-@pytest.fixture
-def lab(spec_prefix: Path, local_pool: Any, tmp_path: Path) -> Iterator[LabServer]:
-    """JupyterLab with the kernelspec found through JUPYTER_PATH and the test pool in
-    its environment (its kernels inherit it)."""
-    home = tmp_path / "jupyter"
-    env = clean_env(local_pool, **jupyter_dirs(home, spec_prefix))
+def start_lab(env: dict[str, str], home: Path, tmp_path: Path) -> Iterator[LabServer]:
+    """JupyterLab on 127.0.0.1 with ``env`` (its kernels inherit it); stopped at the end,
+    leaving no process behind."""
     # No news or update checks: the page makes no request outside the loopback server.
     labconfig = home / "config" / "labconfig"
     labconfig.mkdir(parents=True)
@@ -131,6 +128,25 @@ def lab(spec_prefix: Path, local_pool: Any, tmp_path: Path) -> Iterator[LabServe
     finally:
         leftovers = stop(server)
         assert leftovers == [], f"JupyterLab left processes running: {leftovers}"
+
+
+@pytest.fixture
+def lab(spec_prefix: Path, local_pool: Any, tmp_path: Path) -> Iterator[LabServer]:
+    """JupyterLab with the kernelspec found through JUPYTER_PATH and the test pool in
+    its environment (its kernels inherit it)."""
+    home = tmp_path / "jupyter"
+    yield from start_lab(clean_env(local_pool, **jupyter_dirs(home, spec_prefix)), home, tmp_path)
+
+
+@pytest.fixture
+def javascript_lab(tmp_path: Path) -> Iterator[LabServer]:
+    """JupyterLab offering "JavaScript (remote session)", with no endpoint anywhere: the
+    kernel starts an embedded pool of JavaScript sessions, as a user's would."""
+    prefix, home = tmp_path / "prefix", tmp_path / "jupyter"
+    env = clean_env(**jupyter_dirs(home, prefix))
+    install = run_cli(["install", "--language", "javascript", "--prefix", str(prefix)], env)
+    assert install.returncode == 0, install.stderr
+    yield from start_lab(env, home, tmp_path)
 
 
 def run_cell(page: Any, code: str) -> None:
@@ -210,3 +226,49 @@ def test_jupyterlab_runs_cells_on_the_remote_kernel(
 
 def _starts_with_png() -> Any:
     return re.compile(r"^data:image/png;base64,")
+
+
+@pytest.mark.timeout(180, func_only=True)
+def test_jupyterlab_runs_a_javascript_cell_on_the_remote_javascript_kernel(
+    chromium: Path, javascript_lab: LabServer
+) -> None:
+    """Pick "JavaScript (remote session)" in the launcher, run a cell, see its output."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=STEP_MS)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "jupyterlab-remote-javascript.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(STEP_MS)
+        try:
+            page.goto(f"{javascript_lab.url}/lab?token={javascript_lab.token}")
+            card = page.locator(
+                '.jp-LauncherCard[data-category="Notebook"][title="JavaScript (remote session)"]'
+            )
+            expect(card).to_be_visible()
+            card.click()
+            kernel_name = page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName")
+            expect(kernel_name).to_have_text("JavaScript (remote session)")
+            indicator = page.locator(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator")
+            expect(indicator).to_have_attribute("data-status", "idle")
+
+            run_cell(page, 'const who = "the remote session"; console.log("hello from", who)')
+            outputs = page.locator(".jp-OutputArea-output")
+            expect(outputs.filter(has_text="hello from the remote session")).to_have_count(1)
+            run_cell(page, "[1, 2, 3].map((n) => n * 14).at(-1)")
+            expect(outputs.filter(has_text="42")).to_have_count(1)
+            prompts = page.locator(".jp-InputArea-prompt").all_inner_texts()
+            assert "[1]:" in prompts and "[2]:" in prompts, prompts
+            page.screenshot(path=str(shot), full_page=True)
+        except Exception as exc:
+            failed = ARTIFACTS / "jupyterlab-javascript-failure.png"
+            page.screenshot(path=str(failed), full_page=True)
+            log = javascript_lab.log.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"{exc}\n(page: {failed})\nJupyterLab log:\n{log}") from exc
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000

@@ -72,12 +72,12 @@ def test_linked_docs_exist() -> None:
 
 def test_readme_says_how_the_remote_kernel_differs_from_a_local_one(tmp_path: Path) -> None:
     """Right after what you get, before any command's details (claims checked in the
-    kernel suite: tests/kernel/test_commands.py)."""
+    kernel suite: tests/kernel/test_commands.py, tests/kernel/test_live_output.py)."""
     start = README.index("## How the remote kernel differs from a local one")
     assert README.index("## What you get") < start < README.index("## `remote-kernel run`")
     section = README[start : README.index("\n## ", start + 1)]
-    assert "**Output arrives when the cell ends.**" in section
-    assert "**`input()` is not supported yet.**" in section
+    assert "**Output is live on the local pool, and arrives at the end on Azure.**" in section
+    assert "**`input()` and `getpass()` work on a streaming pool**" in section
     assert "**Local files are not in the session.**" in section
     assert f"`{IN_SESSION_ENV}=1`" in section
     (tmp_path / "data.csv").write_text("a\n1\n")

@@ -137,7 +137,9 @@ def test_config_change_keeps_the_embedded_pool_and_its_note_shows_once(
         assert "".join(shown).count(LOCAL_POOL_NOTICE) == 1, shown
 
 
-def test_input_is_refused_in_the_session_as_the_readme_says(kernel: BlockingKernelClient) -> None:
-    reply, _ = execute(kernel, "input('name? ')", allow_stdin=True)
+def test_input_without_stdin_is_refused_as_the_readme_says(kernel: BlockingKernelClient) -> None:
+    """With stdin it works (tests/kernel/test_live_output.py); without, a clear error."""
+    reply, _ = execute(kernel, "input('name? ')", allow_stdin=False)
     assert reply["content"]["status"] == "error"
     assert reply["content"]["ename"] == "StdinNotImplementedError"
+    assert "need a front-end that streams" in reply["content"]["evalue"]

@@ -63,16 +63,18 @@ class RemoteKernelConformance(jkt.KernelTests):
     code_inspect_sample = "zip"
 
     def test_clear_output(self) -> None:
-        """clear_output is applied by the pool, so it arrives as its effect, not a message:
-        only what was printed after it reaches the front-end."""
+        """On a streaming pool clear_output arrives as its message, in its place (so
+        animations work); the front-end applies it."""
         self.flush_channels()
         reply, output_msgs = self.execute_helper(
             code="from IPython.display import clear_output\n"
             "print('gone'); clear_output(); print('shown')"
         )
         self.assertEqual(reply["content"]["status"], "ok")
-        texts = [m["content"]["text"] for m in output_msgs if m["msg_type"] == "stream"]
-        self.assertEqual("".join(texts), "shown\n")
+        seen = [(m["msg_type"], m["content"].get("text")) for m in output_msgs]
+        self.assertEqual(
+            seen, [("stream", "gone\n"), ("clear_output", None), ("stream", "shown\n")]
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

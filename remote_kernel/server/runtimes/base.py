@@ -59,6 +59,10 @@ class CellRun:
     timed_out: bool = False
     #: The interpreter was brought back before this cell ran: its variables were gone.
     state_lost_before: bool = False
+    #: ``input()`` may ask the caller (a streamed request): input_request events.
+    allow_stdin: bool = False
+    #: The cell waits for an answer to ``input()`` (set by the runtime).
+    waiting_for_input: bool = False
 
     @property
     def deadline(self) -> float:
@@ -155,16 +159,20 @@ class SessionRuntime(abc.ABC):
         timeout: float,
         max_output_chars: int,
         sink: OutputSink | None = None,
+        allow_stdin: bool = False,
     ) -> RunOutcome:
         """Run ``code``; its outputs reach ``sink`` as they happen, the outcome at the end.
 
         On timeout the cell is interrupted and the state kept if possible. Cells of
         one runtime run one at a time. ``max_output_chars`` caps each stream.
+        ``allow_stdin``: ``input()`` sends an ``input_request`` event to ``sink`` and
+        waits for :meth:`answer_input` (until the timeout); otherwise it fails at once.
         """
         async with self._cell_lock:
             run = CellRun(
                 code, timeout, max_output_chars, OutputCollector(max_output_chars, sink=sink)
             )
+            run.allow_stdin = allow_stdin and sink is not None
             self._run = run
             try:
                 return await self._execute(run)
@@ -176,6 +184,18 @@ class SessionRuntime(abc.ABC):
                 raise
             finally:
                 self._run = None
+
+    async def answer_input(self, value: str) -> bool:
+        """Answer the running cell's ``input()``; False when no cell waits for one."""
+        run = self._run
+        if run is None or not run.waiting_for_input:
+            return False
+        run.waiting_for_input = False
+        return await self._answer_input(value)
+
+    async def _answer_input(self, value: str) -> bool:
+        """The runtime's primitive for :meth:`answer_input` (False: it cannot)."""
+        return False
 
     async def interrupt(self) -> None:
         """Cancel the running execution: it ends as a KeyboardInterrupt (state kept)."""
@@ -245,10 +265,15 @@ class SessionRuntime(abc.ABC):
     def _finish(self, run: CellRun) -> RunOutcome:
         cancelled = run.cancel_requested and not run.timed_out
         if run.timed_out:
+            waiting = (
+                " while waiting for an answer to input() (none came)"
+                if run.waiting_for_input
+                else ""
+            )
             run.out.replace_error(
                 "TimeoutError",
-                f"The execution passed its {run.timeout:g} s timeout and was interrupted; "
-                "the session kept its state.",
+                f"The execution passed its {run.timeout:g} s timeout{waiting} and was "
+                "interrupted; the session kept its state.",
             )
         elif cancelled and (run.out.error or {}).get("ename") != "KeyboardInterrupt":
             run.out.replace_error("KeyboardInterrupt", "The execution was cancelled.")

@@ -254,20 +254,46 @@ class JupyterKernelRuntime(SessionRuntime):
         await self._drain_shell()
         self._started_in_kernel = self._interrupt_sent = self._interrupt_on_busy = False
         self._code_started = False
-        self._msg_id = _send_execute(self._kc, run.code, run.max_output_chars)
+        self._msg_id = _send_execute(self._kc, run.code, run.max_output_chars, run.allow_stdin)
 
     async def _wait(self, seconds: float) -> bool:
         """Feed IOPub messages of the current request until ``idle`` or ``seconds`` pass."""
         deadline = time.perf_counter() + seconds
         while True:
+            await self._take_input_requests()
+            left = max(0.0, deadline - time.perf_counter())
             try:
-                msg = await self._kc.get_iopub_msg(timeout=max(0.0, deadline - time.perf_counter()))
+                msg = await self._kc.get_iopub_msg(
+                    timeout=min(left, _STDIN_POLL) if self._run and self._run.allow_stdin else left
+                )
             except queue.Empty:
                 if not self.is_alive():
                     raise InterpreterDied(self._death_detail()) from None
+                if time.perf_counter() < deadline:
+                    continue
                 return False
             if msg["parent_header"].get("msg_id") == self._msg_id and await self._handle(msg):
                 return True
+
+    async def _take_input_requests(self) -> None:
+        """The kernel's ``input_request`` (stdin channel) for this cell: to the reader."""
+        run = self._run
+        if run is None or not run.allow_stdin or self._kc is None:
+            return
+        channel = self._kc.stdin_channel
+        while await channel.msg_ready():
+            msg = await channel.get_msg()
+            if msg["parent_header"].get("msg_id") != self._msg_id:
+                continue
+            content = msg["content"]
+            run.waiting_for_input = True
+            run.out.input_request(str(content.get("prompt", "")), bool(content.get("password")))
+
+    async def _answer_input(self, value: str) -> bool:
+        if self._kc is None:
+            return False
+        self._kc.input(value)
+        return True
 
     async def _interrupt_cell(self, again: bool = False) -> None:
         """SIGINT now if the kernel runs the cell (or a timeout must stop whatever it
@@ -332,6 +358,13 @@ class JupyterKernelRuntime(SessionRuntime):
         run = self._run
         if run is None:  # the rest of an abandoned cell: nobody reads its outputs
             return False
+        if kind == "error" and content.get("ename") == "StdinNotImplementedError":
+            note = f"StdinNotImplementedError: {NO_STDIN}"
+            content = {
+                **content,
+                "evalue": NO_STDIN,
+                "traceback": [*content.get("traceback", []), note],
+            }
         if kind == "display_data" and _DROPPED_MIME in content.get("data", {}):
             for name, count in content["data"][_DROPPED_MIME].items():
                 run.out.note_dropped(str(name), int(count))
@@ -361,6 +394,16 @@ class IPythonRuntime(JupyterKernelRuntime):
         return kernel_env(self._python)
 
 
+#: Seconds between looks at the stdin channel while a cell may ask for input.
+_STDIN_POLL = 0.05
+#: The error of ``input()`` in a request that cannot answer it.
+NO_STDIN = (
+    "input() and getpass() need a front-end that streams: the remote kernel or "
+    "%%aca on a pool whose answers carry 'x-remote-kernel-features: stream, stdin' "
+    "(this request was not streamed, or its front-end does not allow input)."
+)
+
+
 def _exiting(pid: int) -> bool:
     """Killed, but not yet reapable (its other threads still unwinding, ~5-20 ms).
 
@@ -375,14 +418,14 @@ def _exiting(pid: int) -> bool:
     return state in (b"Z", b"X")
 
 
-def _send_execute(kc: Any, code: str, max_chars: int) -> str:
+def _send_execute(kc: Any, code: str, max_chars: int, allow_stdin: bool = False) -> str:
     """``kc.execute`` plus the output limit in the request metadata, for the kernel."""
     content = {
         "code": code,
         "silent": False,
         "store_history": True,
         "user_expressions": {},
-        "allow_stdin": False,
+        "allow_stdin": allow_stdin,
         "stop_on_error": False,
     }
     msg = kc.session.msg("execute_request", content, metadata={_LIMIT_KEY: max_chars})
