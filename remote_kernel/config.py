@@ -14,7 +14,7 @@ by ``doctor`` and ``%aca_config``).
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -176,6 +176,17 @@ def check_max_connections(value: object) -> int:
     return number
 
 
+#: Setting -> the one rule its values pass, wherever they come from (the traits
+#: validate with it; the client, ``doctor`` and ``%aca_config`` call the same checks).
+CHECKS: dict[str, Callable[[Any], Any]] = {
+    "pool_endpoint": check_endpoint,
+    "api_version": check_api_version,
+    "auth": check_auth,
+    "pool_type": check_pool_type,
+    "max_connections": check_max_connections,
+}
+
+
 def resolve_auth(mode: str, *, token: str | None, endpoint: str, credential: bool = False) -> str:
     """The auth mode ``auto`` stands for; any other mode stands for itself.
 
@@ -302,10 +313,6 @@ class PoolSettings(Configurable):
     def _default_pool_type(self) -> str:
         return check_pool_type(self._env_fallback("pool_type"))
 
-    @validate("pool_type")
-    def _valid_pool_type(self, proposal: dict[str, Any]) -> str:
-        return check_pool_type(proposal["value"])
-
     local_pool_runtime = Unicode(
         "python",
         help="What runs the embedded local pool's sessions: python (an IPython kernel each) "
@@ -360,21 +367,9 @@ class PoolSettings(Configurable):
         names, fallback = ENV_FALLBACKS[name]
         return env_first(names, fallback)
 
-    @validate("pool_endpoint")
-    def _valid_endpoint(self, proposal: dict[str, Any]) -> str:
-        return check_endpoint(proposal["value"])
-
-    @validate("api_version")
-    def _valid_api_version(self, proposal: dict[str, Any]) -> str:
-        return check_api_version(proposal["value"])
-
-    @validate("auth")
-    def _valid_auth(self, proposal: dict[str, Any]) -> str:
-        return check_auth(proposal["value"])
-
-    @validate("max_connections")
-    def _valid_max_connections(self, proposal: dict[str, Any]) -> int:
-        return check_max_connections(proposal["value"])
+    @validate(*CHECKS)
+    def _valid(self, proposal: Any) -> Any:
+        return CHECKS[proposal["trait"].name](proposal["value"])
 
     def resolved_auth(self, endpoint: str | None = None) -> str:
         """The auth mode ``auto`` stands for, given the endpoint in use."""
