@@ -14,7 +14,7 @@ by ``doctor`` and ``%aca_config``).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,6 +51,7 @@ AUTH_MODES = ("auto", "azure", "token", "none")
 AUTH_MODES_TEXT = "auto, azure, token or none"
 #: What a pool's sessions run (Azure's containerType PythonLTS/custom, NodeLTS, Shell).
 POOL_TYPES = ("python", "javascript", "shell")
+POOL_TYPES_TEXT = "python, javascript or shell"
 
 ENDPOINT_HELP = (
     "Find your pool's endpoint with `az containerapp sessionpool show -n POOL -g GROUP "
@@ -123,34 +124,42 @@ def check_endpoint(value: str) -> str:
 
 def check_api_version(value: str) -> str:
     """``value`` if it is an api-version this package speaks."""
-    if value not in KNOWN_API_VERSIONS:
-        raise InvalidSettingError(
-            f"unknown api_version {value!r} (the api-version sent to the pool).",
-            fix=f"Use one of: {', '.join(sorted(KNOWN_API_VERSIONS))}.",
-        )
-    return value
+    return _one_of(
+        value,
+        KNOWN_API_VERSIONS,
+        f"unknown api_version {value!r} (the api-version sent to the pool).",
+        fix=f"Use one of: {', '.join(sorted(KNOWN_API_VERSIONS))}.",
+    )
 
 
 def check_auth(value: str) -> str:
     """``value`` lower-cased, if it is one of :data:`AUTH_MODES`."""
-    mode = (value or "").strip().lower()
-    if mode not in AUTH_MODES:
-        raise InvalidSettingError(
-            f"unknown auth mode {value!r}: auth must be {AUTH_MODES_TEXT}.",
-            fix=f"Set ACA_AUTH (or c.PoolSettings.auth) to {AUTH_MODES_TEXT}.",
-        )
-    return mode
+    return _check_word(value, AUTH_MODES, AUTH_MODES_TEXT, "auth", what="auth mode", env="ACA_AUTH")
 
 
 def check_pool_type(value: str) -> str:
     """``value`` lower-cased, if it is one of :data:`POOL_TYPES`."""
-    kind = (value or "").strip().lower()
-    if kind not in POOL_TYPES:
-        raise InvalidSettingError(
-            f"unknown pool_type {value!r}: it must be python, javascript or shell.",
-            fix="Set ACA_POOL_TYPE (or c.PoolSettings.pool_type) to python, javascript or shell.",
-        )
-    return kind
+    return _check_word(value, POOL_TYPES, POOL_TYPES_TEXT, "pool_type", env="ACA_POOL_TYPE")
+
+
+def _check_word(
+    value: str, words: Sequence[str], text: str, trait: str, *, env: str, what: str = ""
+) -> str:
+    """``value`` stripped and lower-cased if it is one of ``words``: the rule of every
+    setting that is a choice of words (the error names the setting, its env and trait)."""
+    return _one_of(
+        (value or "").strip().lower(),
+        words,
+        f"unknown {what or trait} {value!r}: {trait} must be {text}.",
+        fix=f"Set {env} (or c.PoolSettings.{trait}) to {text}.",
+    )
+
+
+def _one_of(word: str, words: Collection[str], message: str, *, fix: str) -> str:
+    """``word`` if it is one of ``words``; else the setting's one-line error."""
+    if word not in words:
+        raise InvalidSettingError(message, fix=fix)
+    return word
 
 
 def check_max_connections(value: object) -> int:
@@ -165,6 +174,17 @@ def check_max_connections(value: object) -> int:
             fix="Set ACA_MAX_CONNECTIONS (or c.PoolSettings.max_connections) to, e.g., 200.",
         )
     return number
+
+
+#: Setting -> the one rule its values pass, wherever they come from (the traits
+#: validate with it; the client, ``doctor`` and ``%aca_config`` call the same checks).
+CHECKS: dict[str, Callable[[Any], Any]] = {
+    "pool_endpoint": check_endpoint,
+    "api_version": check_api_version,
+    "auth": check_auth,
+    "pool_type": check_pool_type,
+    "max_connections": check_max_connections,
+}
 
 
 def resolve_auth(mode: str, *, token: str | None, endpoint: str, credential: bool = False) -> str:
@@ -293,10 +313,6 @@ class PoolSettings(Configurable):
     def _default_pool_type(self) -> str:
         return check_pool_type(self._env_fallback("pool_type"))
 
-    @validate("pool_type")
-    def _valid_pool_type(self, proposal: dict[str, Any]) -> str:
-        return check_pool_type(proposal["value"])
-
     local_pool_runtime = Unicode(
         "python",
         help="What runs the embedded local pool's sessions: python (an IPython kernel each) "
@@ -351,21 +367,9 @@ class PoolSettings(Configurable):
         names, fallback = ENV_FALLBACKS[name]
         return env_first(names, fallback)
 
-    @validate("pool_endpoint")
-    def _valid_endpoint(self, proposal: dict[str, Any]) -> str:
-        return check_endpoint(proposal["value"])
-
-    @validate("api_version")
-    def _valid_api_version(self, proposal: dict[str, Any]) -> str:
-        return check_api_version(proposal["value"])
-
-    @validate("auth")
-    def _valid_auth(self, proposal: dict[str, Any]) -> str:
-        return check_auth(proposal["value"])
-
-    @validate("max_connections")
-    def _valid_max_connections(self, proposal: dict[str, Any]) -> int:
-        return check_max_connections(proposal["value"])
+    @validate(*CHECKS)
+    def _valid(self, proposal: Any) -> Any:
+        return CHECKS[proposal["trait"].name](proposal["value"])
 
     def resolved_auth(self, endpoint: str | None = None) -> str:
         """The auth mode ``auto`` stands for, given the endpoint in use."""

@@ -85,6 +85,14 @@ def test_auth_modes_are_validated_by_the_setting() -> None:
         SessionPoolClient("https://pool.example", auth="kerberos")
 
 
+def test_pool_types_are_validated_by_the_same_word_rule_as_auth() -> None:
+    assert PoolSettings(pool_type=" Shell ").pool_type == "shell"
+    with pytest.raises(ConfigurationError, match="unknown pool_type 'cobol'") as info:
+        PoolSettings(pool_type="cobol")
+    assert "pool_type must be python, javascript or shell" in str(info.value)
+    assert "Set ACA_POOL_TYPE (or c.PoolSettings.pool_type)" in str(info.value.fix)
+
+
 @pytest.mark.parametrize(
     ("endpoint", "token", "expected"),
     [

@@ -380,7 +380,6 @@ def _credential_reasons(lines: list[str]) -> list[str]:
 
 
 def check_execution(target: Target | None, token_ok: bool, api_version: str) -> Check:
-    from remote_kernel.client import SessionPoolClient
     from remote_kernel.errors import RemoteKernelError
     from remote_kernel.identifiers import new_identifier
 
@@ -392,12 +391,8 @@ def check_execution(target: Target | None, token_ok: bool, api_version: str) -> 
         kwargs.update(auth="azure", credential=target.credential)
     else:
         kwargs.update(auth=target.auth, token=target.token or None)
-    started = time.monotonic()
     try:
-        with SessionPoolClient(target.endpoint, **kwargs) as client:
-            result = client.execute("1+1", session=session, timeout=60)
-            ms = (time.monotonic() - started) * 1000
-            _delete_quietly(client, session)
+        result, ms = _probe(target, kwargs, session, code="1+1")
     except RemoteKernelError as exc:
         if getattr(exc, "code", None) == "CodeNotSupported":
             return _check_shell_pool(target, kwargs, session)
@@ -420,17 +415,30 @@ def check_execution(target: Target | None, token_ok: bool, api_version: str) -> 
     return Check("execution", True, f"`1+1` returned 2 in session {session} ({ms:.0f} ms)")
 
 
-def _check_shell_pool(target: Target, kwargs: dict[str, Any], session: str) -> Check:
-    """The endpoint refused code as a Shell pool does: check it runs a command instead."""
+def _probe(
+    target: Target, kwargs: dict[str, Any], session: str, *, code: str = "", command: str = ""
+) -> tuple[Any, float]:
+    """Runs ``code`` (or a shell ``command``) on a fresh client, timed in ms; its session
+    is deleted after, whatever the probe (the doctor leaves nothing behind)."""
     from remote_kernel.client import SessionPoolClient
-    from remote_kernel.errors import RemoteKernelError
 
     started = time.monotonic()
+    with SessionPoolClient(target.endpoint, **kwargs) as client:
+        if command:
+            result = client.execute_shell(command, session=session, timeout=60)
+        else:
+            result = client.execute(code, session=session, timeout=60)
+        ms = (time.monotonic() - started) * 1000
+        _delete_quietly(client, session)
+    return result, ms
+
+
+def _check_shell_pool(target: Target, kwargs: dict[str, Any], session: str) -> Check:
+    """The endpoint refused code as a Shell pool does: check it runs a command instead."""
+    from remote_kernel.errors import RemoteKernelError
+
     try:
-        with SessionPoolClient(target.endpoint, **kwargs) as client:
-            result = client.execute_shell("echo $((1 + 1))", session=session, timeout=60)
-            ms = (time.monotonic() - started) * 1000
-            _delete_quietly(client, session)
+        result, ms = _probe(target, kwargs, session, command="echo $((1 + 1))")
     except RemoteKernelError as exc:
         return Check("execution", False, f"a shell command failed: {exc.message}", fix=exc.fix)
     if result.exit_code != 0 or result.stdout.strip() != "2":

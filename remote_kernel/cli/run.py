@@ -220,6 +220,22 @@ def endpoint_arguments(endpoint: str) -> list[str]:
     return [f"--RemoteKernel.pool_endpoint={endpoint}", f"--AcaMagics.pool_endpoint={endpoint}"]
 
 
+def timeout_options(timeout: float | None) -> dict[str, Any]:
+    """nbclient's per-cell ``--timeout``: whole seconds (at least one), the cell
+    interrupted, and a ``TimeoutError`` in its outputs that says so."""
+    return {
+        "timeout": max(1, math.ceil(timeout)) if timeout else None,
+        "interrupt_on_timeout": True,
+        "error_on_timeout": {
+            "ename": "TimeoutError",
+            "evalue": f"the cell ran longer than --timeout {timeout:g} s and was interrupted"
+            if timeout
+            else "",
+            "traceback": [],
+        },
+    }
+
+
 def _target(manager: Any, kernel: str) -> str:
     """Where cells will run, as far as the environment and the kernelspec say (a
     Jupyter config file read by the kernel itself may still set an endpoint)."""
@@ -305,7 +321,6 @@ def _execute_logged(
 ) -> str | None:
     from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     progress = Progress(nb)
     quiet = logging.getLogger("remote_kernel.cli.run.nbclient")
@@ -313,20 +328,11 @@ def _execute_logged(
     quiet.propagate = False
     km = AsyncKernelManager(kernel_name=args.kernel, kernel_spec_manager=manager)
     ctrl_c = CtrlC(km)
-    timeout = args.timeout
     client = NotebookClient(
         nb,
         km=km,
         kernel_name=args.kernel,
-        timeout=max(1, math.ceil(timeout)) if timeout else None,
-        interrupt_on_timeout=True,
-        error_on_timeout={
-            "ename": "TimeoutError",
-            "evalue": f"the cell ran longer than --timeout {timeout:g} s and was interrupted"
-            if timeout
-            else "",
-            "traceback": [],
-        },
+        **timeout_options(args.timeout),
         resources={"metadata": {"path": str(notebook.resolve().parent)}},
         extra_arguments=endpoint_arguments(args.endpoint),
         on_cell_start=progress.on_cell_start,
@@ -339,22 +345,29 @@ def _execute_logged(
         # nbclient leaves a kernel manager it did not create running: shut it down
         # (gracefully, so the kernel deletes its remote session).
         client.execute(cleanup_kc=True, stderr=kernel_log)
-    except CellExecutionError as exc:
-        if ctrl_c.pressed:
-            return f"{INTERRUPTED} at {progress.describe_current(nb)}"
+    except Exception as exc:
+        return failure(exc, progress.describe_current(nb), ctrl_c.pressed, args.timeout)
+    return None
+
+
+def failure(exc: Exception, place: str, pressed: bool, timeout: float | None) -> str:
+    """The one line that says why a notebook's run stopped at ``place`` (both ``run``
+    and ``run --jobs`` report it); ``pressed``: Ctrl-C was, so an error is the interrupt."""
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    if isinstance(exc, (CellExecutionError, DeadKernelError)) and pressed:
+        return f"{INTERRUPTED} at {place}"
+    if isinstance(exc, CellExecutionError):
         # The whole first line: our errors end with the fix, which must not be cut.
         reason = _first_line(exc.evalue, limit=0) or exc.ename
-        return f"{progress.describe_current(nb)} -> {exc.ename}: {reason}"
-    except CellTimeoutError:
-        return f"{progress.describe_current(nb)} -> timed out after {timeout:g} s"
-    except DeadKernelError:
-        if ctrl_c.pressed:
-            return f"{INTERRUPTED} at {progress.describe_current(nb)}"
-        return f"{KERNEL_FAILED} (it died) at {progress.describe_current(nb)}"
-    except Exception as exc:  # kernel failed to start, connection lost, ...
-        reason = _first_line(str(exc), 400) or type(exc).__name__
-        return f"{KERNEL_FAILED} at {progress.describe_current(nb)}: {reason}"
-    return None
+        return f"{place} -> {exc.ename}: {reason}"
+    if isinstance(exc, CellTimeoutError):
+        return f"{place} -> timed out after {timeout:g} s"
+    if isinstance(exc, DeadKernelError):
+        return f"{KERNEL_FAILED} (it died) at {place}"
+    # The kernel failed to start, the connection was lost, ...
+    reason = _first_line(str(exc), 400) or type(exc).__name__
+    return f"{KERNEL_FAILED} at {place}: {reason}"
 
 
 class CtrlC:

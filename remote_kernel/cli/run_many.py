@@ -22,7 +22,6 @@ import asyncio
 import atexit
 import contextlib
 import logging
-import math
 import os
 import shutil
 import signal
@@ -236,7 +235,6 @@ async def _execute(
     job: Job, args: argparse.Namespace, stopper: Stopper, board: Board, kernel_log: Any
 ) -> str | None:
     from jupyter_client.manager import AsyncKernelManager
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     progress = job.progress
     progress.stream = board.cell_stream(job)
@@ -251,20 +249,11 @@ async def _execute(
         progress.on_cell_start(cell, cell_index)
         board.cell_started(job)
 
-    timeout = args.timeout
     client = _client_class()(
         job.nb,
         km=AsyncKernelManager(kernel_name=job.kernel, kernel_spec_manager=manager),
         kernel_name=job.kernel,
-        timeout=max(1, math.ceil(timeout)) if timeout else None,
-        interrupt_on_timeout=True,
-        error_on_timeout={
-            "ename": "TimeoutError",
-            "evalue": f"the cell ran longer than --timeout {timeout:g} s and was interrupted"
-            if timeout
-            else "",
-            "traceback": [],
-        },
+        **single.timeout_options(args.timeout),
         resources={"metadata": {"path": str(job.notebook.resolve().parent)}},
         extra_arguments=single.endpoint_arguments(args.endpoint),
         on_cell_start=on_cell_start,
@@ -278,20 +267,8 @@ async def _execute(
         await client.async_execute(cleanup_kc=True, stderr=kernel_log)
     except Stopped:
         return f"{single.INTERRUPTED} at {where(job.nb)}"
-    except CellExecutionError as exc:
-        if stopper.pressed:
-            return f"{single.INTERRUPTED} at {where(job.nb)}"
-        reason = single._first_line(exc.evalue, limit=0) or exc.ename
-        return f"{where(job.nb)} -> {exc.ename}: {reason}"
-    except CellTimeoutError:
-        return f"{where(job.nb)} -> timed out after {timeout:g} s"
-    except DeadKernelError:
-        if stopper.pressed:
-            return f"{single.INTERRUPTED} at {where(job.nb)}"
-        return f"{single.KERNEL_FAILED} (it died) at {where(job.nb)}"
-    except Exception as exc:  # kernel failed to start, connection lost, ...
-        reason = single._first_line(str(exc), 400) or type(exc).__name__
-        return f"{single.KERNEL_FAILED} at {where(job.nb)}: {reason}"
+    except Exception as exc:
+        return single.failure(exc, where(job.nb), stopper.pressed, args.timeout)
     finally:
         stopper.clients.discard(client)
         stopper.install()  # nbclient just removed every SIGINT handler

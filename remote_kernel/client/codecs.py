@@ -62,19 +62,11 @@ class Codec:
         execution_id: str | None = None,
         asynchronous: bool = False,
     ) -> Request:
-        path, body = self.execution_body(code, int(round(seconds)) or 1, execution_id, asynchronous)
+        path, body = self.execution_body(code, whole_seconds(seconds), execution_id, asynchronous)
         headers = {}
         if self.operation_id_header:
             headers["operation-id"] = execution_id or str(uuid.uuid4())
-        return Request(
-            "POST",
-            path,
-            params,
-            body,
-            headers=headers,
-            operation="execute",
-            read_timeout=seconds + READ_MARGIN,
-        )
+        return _execution_post(path, params, body, seconds, "execute", headers)
 
     def execution_body(
         self, code: str, seconds: int, execution_id: str | None, asynchronous: bool
@@ -89,6 +81,11 @@ class Codec:
         execution_id: str | None = None,
     ) -> Request:
         """A shell command for a Shell pool (the shell tutorial's body)."""
+        body = self.shell_body(command, whole_seconds(seconds), execution_id)
+        return _execution_post("/executions", params, body, seconds, "execute shell command")
+
+    def shell_body(self, command: str, seconds: int, execution_id: str | None) -> dict[str, Any]:
+        """The body of a shell command; only generations with ``/executions`` have one."""
         raise errors.ConfigurationError(
             "Shell pools take commands only through /executions (api-version "
             "2025-02-02-preview or later).",
@@ -227,29 +224,16 @@ class Generation2(Codec):
         }
         return "/executions", body
 
-    def shell_request(
-        self,
-        command: str,
-        params: dict[str, str],
-        seconds: float,
-        execution_id: str | None = None,
-    ) -> Request:
+    def shell_body(self, command: str, seconds: int, execution_id: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "codeInputType": "inline",
             "executionType": "Synchronous",
             "shellCommand": command,
-            "timeoutInSeconds": int(round(seconds)) or 1,
+            "timeoutInSeconds": seconds,
         }
         if execution_id:
             body["id"] = execution_id
-        return Request(
-            "POST",
-            "/executions",
-            params,
-            body,
-            operation="execute shell command",
-            read_timeout=seconds + READ_MARGIN,
-        )
+        return body
 
     def execution_payload(self, inner: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         result = inner.get("result")
@@ -285,6 +269,34 @@ def codec_for(api_version: str) -> Codec:
             f"Unknown api-version {api_version!r}.",
             fix=f"Use one of: {', '.join(sorted(CODECS))}.",
         ) from None
+
+
+# -- shared building --------------------------------------------------------------------------
+
+
+def whole_seconds(seconds: float) -> int:
+    """An execution's timeout as the API takes it: whole seconds, at least one."""
+    return int(round(seconds)) or 1
+
+
+def _execution_post(
+    path: str,
+    params: dict[str, str],
+    body: dict[str, Any],
+    seconds: float,
+    operation: str,
+    headers: dict[str, str] | None = None,
+) -> Request:
+    """A cell's or a command's POST: the HTTP read waits out the run's own timeout."""
+    return Request(
+        "POST",
+        path,
+        params,
+        body,
+        headers=headers or {},
+        operation=operation,
+        read_timeout=seconds + READ_MARGIN,
+    )
 
 
 # -- shared parsing ---------------------------------------------------------------------------

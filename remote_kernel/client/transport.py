@@ -180,21 +180,31 @@ class Receiver:
         return Response(self.response.status_code, dict(self.response.headers), self.sink.finish())
 
 
-class HTTPXTransport:
-    """Blocking sends over one ``httpx.Client`` (one keep-alive pool per client)."""
+class _HTTPXOwner:
+    """Owns one httpx client built from :func:`client_kwargs`: the sync and the async
+    transport differ only in the client class (``client_class``) and the awaits."""
+
+    client_class: type[httpx.Client] | type[httpx.AsyncClient]
 
     def __init__(
         self,
         endpoint: str,
         connect_timeout: float,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
         *,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.connect_timeout = connect_timeout
-        self.http = httpx.Client(
+        self.http = self.client_class(
             transport=transport, **client_kwargs(endpoint, connect_timeout, max_connections)
         )
+
+
+class HTTPXTransport(_HTTPXOwner):
+    """Blocking sends over one ``httpx.Client`` (one keep-alive pool per client)."""
+
+    client_class = httpx.Client
+    http: httpx.Client
 
     def send(self, req: Request, headers: dict[str, str]) -> Response | SendError:
         request = build(self.http, req, headers, self.connect_timeout)
@@ -237,21 +247,11 @@ class HTTPXTransport:
         self.http.close()
 
 
-class AsyncHTTPXTransport:
+class AsyncHTTPXTransport(_HTTPXOwner):
     """Asyncio sends over one ``httpx.AsyncClient``."""
 
-    def __init__(
-        self,
-        endpoint: str,
-        connect_timeout: float,
-        transport: httpx.AsyncBaseTransport | None = None,
-        *,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    ) -> None:
-        self.connect_timeout = connect_timeout
-        self.http = httpx.AsyncClient(
-            transport=transport, **client_kwargs(endpoint, connect_timeout, max_connections)
-        )
+    client_class = httpx.AsyncClient
+    http: httpx.AsyncClient
 
     async def send(self, req: Request, headers: dict[str, str]) -> Response | SendError:
         request = build(self.http, req, headers, self.connect_timeout)

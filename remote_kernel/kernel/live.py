@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from remote_kernel.client.models import ExecutionEvent
+from remote_kernel.kernel.sink import send_iopub
 from remote_kernel.session import NOTICE_EVENT
 
 #: Event kinds sent on as IOPub messages of the same name.
@@ -71,16 +72,8 @@ class LiveCell:
         self._send(event.kind, content)
 
     def _send(self, msg_type: str, content: dict[str, Any]) -> None:
-        if self._silent:
-            return
-        kernel = self._kernel
-        kernel.session.send(
-            kernel.iopub_socket,
-            msg_type,
-            content,
-            parent=self._parent,
-            ident=kernel._topic(msg_type),
-        )
+        if not self._silent:
+            send_iopub(self._kernel, self._parent, msg_type, content)
 
     def _ask(self, content: dict[str, Any]) -> None:
         """The session waits in ``input()``: ask the front-end over stdin, send the answer."""

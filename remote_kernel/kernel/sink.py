@@ -10,6 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 
+def send_iopub(kernel: Any, parent: dict[str, Any], msg_type: str, content: dict[str, Any]) -> None:
+    """One IOPub message, attributed to ``parent`` (the cell's request), on the topic
+    ipykernel gives it: how every output of ours reaches the front-end."""
+    kernel.session.send(
+        kernel.iopub_socket, msg_type, content, parent=parent, ident=kernel._topic(msg_type)
+    )
+
+
 class KernelSink:
     """Send one cell's outputs to the front-end; remember the first error."""
 
@@ -24,16 +32,8 @@ class KernelSink:
         return self._silent
 
     def _send(self, msg_type: str, content: dict[str, Any]) -> None:
-        if self._silent:
-            return
-        kernel = self._kernel
-        kernel.session.send(
-            kernel.iopub_socket,
-            msg_type,
-            content,
-            parent=self._parent,
-            ident=kernel._topic(msg_type),
-        )
+        if not self._silent:
+            send_iopub(self._kernel, self._parent, msg_type, content)
 
     def stream(self, name: str, text: str) -> None:
         if text:

@@ -17,6 +17,7 @@ pool logs that once per process; ``remote-kernel serve`` prints it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
@@ -101,6 +102,12 @@ def probe() -> MntDataSupport:
         if _probed is None:
             _probed = _check()
         return _probed
+
+
+async def available() -> bool:
+    """Whether sessions get a real /mnt/data here: the check every local runtime makes
+    before a start (probed once per process, off the event loop)."""
+    return (await asyncio.to_thread(support)).available
 
 
 def support(enabled: bool = True, *, shown: bool = False) -> MntDataSupport:

@@ -25,11 +25,14 @@ import abc
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from remote_kernel.config import TOKEN_ENV
+from remote_kernel.errors import ConfigurationError
 from remote_kernel.server.outputs import OutputCollector, OutputSink, RunOutcome
 from remote_kernel.wire import PACKAGES_SCRIPT, parse_packages
 
@@ -368,6 +371,24 @@ class RuntimeOptions:
     session_python: str | None = None
     #: A private ``/mnt/data`` mount per session where the OS allows it.
     mnt_data: bool = True
+
+
+def refuse_session_python(options: RuntimeOptions, runtime: str) -> None:
+    """A clear error for ``--session-python`` given to a runtime that runs no Python."""
+    if options.session_python:
+        raise ConfigurationError(
+            f"--session-python does not apply to the {runtime} runtime.",
+            fix="Drop --session-python, or use --runtime python.",
+        )
+
+
+#: Environment variables a session must never see (the pool's own secrets).
+HIDDEN_ENV = frozenset(TOKEN_ENV)
+
+
+def server_env() -> dict[str, str]:
+    """The server's environment minus its secrets: what every session process starts from."""
+    return {k: v for k, v in os.environ.items() if k not in HIDDEN_ENV}
 
 
 #: Builds one (not yet started) runtime; the argument is a private directory of the

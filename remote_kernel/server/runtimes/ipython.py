@@ -29,7 +29,6 @@ import zmq.asyncio
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
-from remote_kernel.config import TOKEN_ENV
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.in_session import IN_SESSION_ENV
 from remote_kernel.server import mnt_data as mnt_data_mod
@@ -39,6 +38,7 @@ from remote_kernel.server.runtimes.base import (
     RuntimeFactory,
     RuntimeOptions,
     SessionRuntime,
+    server_env,
 )
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,6 @@ INTERRUPT_RETRY = 0.5
 #: How long to wait for the shell reply after ``idle`` (it is normally already there).
 _REPLY_WAIT = 1.0
 _KERNEL_NAME = "remote-kernel-session"
-#: Environment variables a session must never see (the pool's own secrets).
-_HIDDEN_ENV = frozenset(TOKEN_ENV)
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 #: Makes the kernel's stdout/stderr publish at most the execution's output limit: the
@@ -89,7 +87,7 @@ def kernel_env(python: str | None = None) -> dict[str, str]:
     A chosen session interpreter's folder goes first on PATH, so ``!pip`` and
     ``!python`` in a cell mean that environment's.
     """
-    env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_ENV}
+    env = server_env()
     env["MPLBACKEND"] = _INLINE_BACKEND
     env[IN_SESSION_ENV] = "1"  # %load_ext remote_kernel in a session must not nest a pool
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
@@ -162,7 +160,7 @@ class JupyterKernelRuntime(SessionRuntime):
     async def start(self, workdir: Path) -> None:
         self._state_dir.mkdir(parents=True, exist_ok=True)
         name = f"kernel-{uuid.uuid4().hex}"
-        mounted = self._mnt_data and await _mnt_data_available()
+        mounted = self._mnt_data and await mnt_data_mod.available()
         spec = self._kernel_spec(workdir, mounted)
         km = AsyncKernelManager(
             kernel_name=_KERNEL_NAME,
@@ -433,11 +431,6 @@ def _send_execute(kc: Any, code: str, max_chars: int, allow_stdin: bool = False)
     msg = kc.session.msg("execute_request", content, metadata={_LIMIT_KEY: max_chars})
     kc.shell_channel.send(msg)
     return str(msg["header"]["msg_id"])
-
-
-async def _mnt_data_available() -> bool:
-    """Whether kernels get a real /mnt/data here (checked once per process, off the loop)."""
-    return (await asyncio.to_thread(mnt_data_mod.support)).available
 
 
 def ipython_runtime_factory(

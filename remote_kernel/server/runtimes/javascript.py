@@ -12,13 +12,11 @@ Jupyter permissions (all), as a local process with your rights, at ``/mnt/data``
 
 from __future__ import annotations
 
-import os
 import queue
 from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpec
 
-from remote_kernel.config import TOKEN_ENV
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.in_session import IN_SESSION_ENV
 from remote_kernel.server import mnt_data as mnt_data_mod
@@ -27,10 +25,11 @@ from remote_kernel.server.runtimes.base import (
     RuntimeFactory,
     RuntimeOptions,
     SessionRuntime,
+    refuse_session_python,
+    server_env,
 )
 from remote_kernel.server.runtimes.ipython import JupyterKernelRuntime
 
-_HIDDEN_ENV = frozenset(TOKEN_ENV)
 #: Seconds of IOPub quiet after ``idle`` that end an execution (see ``_wait``).
 SETTLE = 0.1
 
@@ -84,7 +83,7 @@ class JavaScriptRuntime(JupyterKernelRuntime):
         )
 
     def _kernel_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_ENV}
+        env = server_env()
         env[IN_SESSION_ENV] = "1"
         env["NO_COLOR"] = "1"
         env["DENO_NO_UPDATE_CHECK"] = "1"
@@ -112,11 +111,7 @@ def find_deno() -> str:
 
 def factory(options: RuntimeOptions) -> RuntimeFactory:
     """The registry's entry point (``--runtime javascript``)."""
-    if options.session_python:
-        raise ConfigurationError(
-            "--session-python does not apply to the javascript runtime.",
-            fix="Drop --session-python, or use --runtime python.",
-        )
+    refuse_session_python(options, "javascript")
     deno = find_deno()
 
     def make(state_dir: Path) -> SessionRuntime:

@@ -40,6 +40,7 @@ from remote_kernel.server.runtimes.base import (
     SessionRuntime,
 )
 from remote_kernel.server.sandbox.environment import (
+    DENO_RUN,
     HERE,
     HOST_SCRIPT,
     SHIM_SCRIPT,
@@ -91,11 +92,7 @@ def deno_command(
     js_heap_mb = max(512, memory_mb)
     return [
         deno,
-        "run",
-        "--no-config",
-        "--no-lock",
-        "--cached-only",
-        "--no-prompt",
+        *DENO_RUN,
         f"--v8-flags=--wasm-max-mem-pages={wasm_pages},--max-old-space-size={js_heap_mb}",
         # HERE: the worker's own modules, loaded at run time (Deno checks read access).
         "--allow-read=" + ",".join(str(path) for path in readable),

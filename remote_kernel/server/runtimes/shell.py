@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import logging
 import os
 import re
 import shutil
@@ -33,7 +32,6 @@ import time
 import uuid
 from pathlib import Path
 
-from remote_kernel.config import TOKEN_ENV
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.server import mnt_data as mnt_data_mod
 from remote_kernel.server.outputs import RunOutcome
@@ -43,9 +41,9 @@ from remote_kernel.server.runtimes.base import (
     RuntimeFactory,
     RuntimeOptions,
     SessionRuntime,
+    refuse_session_python,
+    server_env,
 )
-
-log = logging.getLogger(__name__)
 
 #: ``ename`` of the error a command that exits non-zero ends with.
 EXIT_ENAME = "NonZeroExitCode"
@@ -53,7 +51,6 @@ _EXIT_VALUE = re.compile(r"exited with code (-?\d+)")
 #: Conventional codes for a command stopped by its timeout (as ``timeout(1)``) or cancelled.
 TIMEOUT_EXIT = 124
 INTERRUPT_EXIT = 130
-_HIDDEN_ENV = frozenset(TOKEN_ENV)
 _READ_CHUNK = 65536
 
 #: Defined once in the shell. ``$1``: the command file; ``$2``: the end marker.
@@ -93,7 +90,7 @@ def _exit_error(code: int) -> dict[str, object]:
 
 def shell_env() -> dict[str, str]:
     """The server's environment minus its secrets; a plain, prompt-less bash."""
-    env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_ENV}
+    env = server_env()
     env.pop("BASH_ENV", None)
     env.pop("ENV", None)
     env["PS1"] = env["PS2"] = ""
@@ -132,7 +129,7 @@ class ShellRuntime(SessionRuntime):
         self._state_dir.mkdir(parents=True, exist_ok=True)
         self._workdir = workdir
         argv = [self._bash, "--noprofile", "--norc"]
-        mounted = self._mnt_data and await _mnt_data_available()
+        mounted = self._mnt_data and await mnt_data_mod.available()
         if mounted:
             argv = mnt_data_mod.wrap(argv, workdir)
         self._chunks = asyncio.Queue()
@@ -292,17 +289,9 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-async def _mnt_data_available() -> bool:
-    return (await asyncio.to_thread(mnt_data_mod.support)).available
-
-
 def factory(options: RuntimeOptions) -> RuntimeFactory:
     """The registry's entry point (``--runtime shell``)."""
-    if options.session_python:
-        raise ConfigurationError(
-            "--session-python does not apply to the shell runtime.",
-            fix="Drop --session-python, or use --runtime python.",
-        )
+    refuse_session_python(options, "shell")
     bash = shutil.which("bash")
     if bash is None:
         raise ConfigurationError(

@@ -31,6 +31,10 @@ SNAPSHOT_SCRIPT = HERE / "snapshot.mjs"
 PRELOAD_SCRIPT = HERE / "preload.mjs"
 SHIM_SCRIPT = HERE.parent / "inside" / "pyodide_shim.py"
 
+#: How every Deno process of the sandbox starts (sessions and the snapshot alike): no
+#: config or lock file is read, nothing is fetched, nothing prompts for a permission.
+DENO_RUN = ("run", "--no-config", "--no-lock", "--cached-only", "--no-prompt")
+
 DENO_DIR_ENV = "REMOTE_KERNEL_DENO_DIR"
 DENO_BIN_ENV = "REMOTE_KERNEL_DENO"
 #: "0" turns the memory snapshot off (every session then loads Pyodide from scratch).
@@ -135,11 +139,7 @@ def make_snapshot(deno: str, cache: Path, pyodide: Path, *, timeout: float = 300
     partial = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
     command = [
         deno,
-        "run",
-        "--no-config",
-        "--no-lock",
-        "--cached-only",
-        "--no-prompt",
+        *DENO_RUN,
         f"--allow-read={pyodide},{HERE}",
         f"--allow-write={target.parent}",
         str(SNAPSHOT_SCRIPT),
