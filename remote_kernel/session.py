@@ -11,7 +11,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from remote_kernel import errors, wire
 from remote_kernel.client import (
@@ -26,6 +26,9 @@ from remote_kernel.client.models import Notice
 from remote_kernel.client.operations import Protocol
 from remote_kernel.config import PoolSettings
 from remote_kernel.identifiers import new_identifier, validate_identifier
+
+if TYPE_CHECKING:  # typing.Unpack is 3.11+
+    from typing_extensions import Unpack
 
 LOCAL_POOL_NOTICE = (
     "Note: no pool endpoint is configured, so cells run in the embedded local session pool "
@@ -60,6 +63,20 @@ _MARKER_CODE = {
 #: What the embedded local pool speaks: known before its first answer, so the very
 #: first cell already streams and takes input.
 EMBEDDED_POOL_FEATURES = frozenset({wire.STREAM_FEATURE, wire.STDIN_FEATURE, wire.CANCEL_FEATURE})
+
+
+class ExecuteOptions(TypedDict, total=False):
+    """What :meth:`RemoteSession.execute` and ``aexecute`` take besides the code: one
+    signature for both."""
+
+    #: Seconds the pool lets the code run (default: the configured execution timeout).
+    timeout: float | None
+    #: The id to run under (the kernel's, so an interrupt can cancel it).
+    execution_id: str | None
+    #: The run's outputs as they happen, where the pool streams.
+    on_event: Callable[[ExecutionEvent], None] | None
+    #: Whether ``input()`` in the session may ask the front-end.
+    stdin: bool
 
 
 class RemoteSession:
@@ -243,8 +260,9 @@ class RemoteSession:
         self,
         protocol: Protocol,
         code: str,
-        timeout: float | None,
-        execution_id: str | None,
+        *,
+        timeout: float | None = None,
+        execution_id: str | None = None,
         on_event: Callable[[ExecutionEvent], None] | None = None,
         stdin: bool = True,
     ) -> Step:
@@ -277,31 +295,13 @@ class RemoteSession:
             yield from self._run(protocol, marker, session, 30, None)
         return result
 
-    def execute(
-        self,
-        code: str,
-        *,
-        timeout: float | None = None,
-        execution_id: str | None = None,
-        on_event: Callable[[ExecutionEvent], None] | None = None,
-        stdin: bool = True,
-    ) -> ExecutionResult:
-        client = self.client
-        step = self._execute_step(client.protocol, code, timeout, execution_id, on_event, stdin)
-        return client.run(step)
+    def execute(self, code: str, **options: Unpack[ExecuteOptions]) -> ExecutionResult:
+        """Run ``code`` in the current session (options: :class:`ExecuteOptions`)."""
+        return self.client.run(self._execute_step(self.client.protocol, code, **options))
 
-    async def aexecute(
-        self,
-        code: str,
-        *,
-        timeout: float | None = None,
-        execution_id: str | None = None,
-        on_event: Callable[[ExecutionEvent], None] | None = None,
-        stdin: bool = True,
-    ) -> ExecutionResult:
-        client = self.aclient
-        step = self._execute_step(client.protocol, code, timeout, execution_id, on_event, stdin)
-        return await client.run(step)
+    async def aexecute(self, code: str, **options: Unpack[ExecuteOptions]) -> ExecutionResult:
+        """:meth:`execute` for the kernel's event loop."""
+        return await self.aclient.run(self._execute_step(self.aclient.protocol, code, **options))
 
     async def aanswer_input(self, execution_id: str, value: str) -> None:
         """Answer the ``input()`` the current session's streamed run waits in."""

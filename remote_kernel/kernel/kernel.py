@@ -101,12 +101,18 @@ class RemoteKernel(Kernel, PoolSettings):
         info["debugger"] = False
         return info
 
+    #: The banner's words; the other languages' kernels (kernel/languages.py) set theirs.
+    display_language = "Python"
+    #: The session type the banner names ("" for Python's, the default).
+    banner_session = ""
+
     @property
     def banner(self) -> str:  # type: ignore[override]
         where = self.pool_endpoint or "the embedded local session pool"
+        kind = f"{self.banner_session} " if self.banner_session else ""
         return (
-            f"Python (remote session) - remote_kernel {__version__}\n"
-            f"Every cell runs in a remote session on {where}."
+            f"{self.display_language} (remote session) - remote_kernel {__version__}\n"
+            f"Every cell runs in a remote {kind}session on {where}."
         )
 
     # ------------------------------------------------------------------ setup

@@ -19,7 +19,6 @@ import os
 import uuid
 from typing import Any
 
-from remote_kernel import __version__
 from remote_kernel.kernel import introspect
 from remote_kernel.kernel.kernel import RemoteKernel
 from remote_kernel.kernel.sink import KernelSink
@@ -34,21 +33,12 @@ _AZURE_DOCS = {
 class _OtherLanguageKernel(RemoteKernel):
     """What differs for a language other than Python (subclasses set the language)."""
 
-    display_language = ""
     #: The pool type this language's cells need (PoolSettings.pool_type).
     session_type = "python"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.pool_type = self.session_type
-
-    @property
-    def banner(self) -> str:  # type: ignore[override]
-        where = self.pool_endpoint or "the embedded local session pool"
-        return (
-            f"{self.display_language} (remote session) - remote_kernel {__version__}\n"
-            f"Every cell runs in a remote {self.session_type} session on {where}."
-        )
+        self.pool_type = self.banner_session = self.session_type
 
     async def do_is_complete(self, code: str) -> dict[str, Any]:  # type: ignore[override]
         return {"status": "unknown"}
