@@ -85,8 +85,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     raw = Raw(pool.url, token)
     victim = new_identifier("victim")
     body, headers = multipart("secret.txt", SENTINEL.encode())
-    status, _, _ = raw.send("POST", "/files", q(victim), body=body, headers=headers)
-    assert status == 200
+    status, _, answer = raw.send("POST", "/files", q(victim), body=body, headers=headers)
+    assert status == 200, answer
     attacker = new_identifier("attacker")
     assert _run(raw, attacker, "1")["status"] == "Succeeded"
     try:
