@@ -57,7 +57,21 @@ def test_a_running_session_is_not_reaped(tight: Api) -> None:
     tight.request("DELETE", "/session", sid)
 
 
-def test_max_sessions(tight: Api) -> None:
+@pytest.fixture
+def full_pool() -> Iterator[Api]:
+    """Two sessions at most and a long cooldown: with ``tight``'s 1.5 s, the first session
+    could expire while a loaded machine starts the second, and the pool never be full."""
+    pool = start_local_pool(cooldown=300, max_sessions=2, max_upload_mb=1, prewarm=0)
+    client = Api(pool)
+    try:
+        yield client
+    finally:
+        client.close()
+        pool.stop()
+
+
+def test_max_sessions(full_pool: Api) -> None:
+    tight = full_pool
     first, second, third = (new_identifier("max") for _ in range(3))
     tight.run(first, "1")
     tight.run(second, "1")
