@@ -110,10 +110,21 @@ def test_is_complete_is_answered_locally(kernel: BlockingKernelClient) -> None:
     assert status("import = 7q")["status"] == "invalid"
 
 
+def complete(kernel: BlockingKernelClient, code: str) -> dict:
+    """A completion, asked again (at most twice) while it comes back empty: the kernel's
+    2 s budget can run out on a loaded machine while the session's completer warms up
+    (the late answer then finishes in the background, so a second ask is quick)."""
+    for _ in range(3):
+        content = kernel.complete(code, len(code), reply=True, timeout=10)["content"]
+        if content["matches"]:
+            break
+    return content
+
+
 def test_completion_comes_from_the_remote_namespace(kernel: BlockingKernelClient) -> None:
     execute(kernel, "remote_only_variable_xyz = 1")
     code = "remote_only_var"
-    content = kernel.complete(code, len(code), reply=True, timeout=10)["content"]
+    content = complete(kernel, code)
     assert content["status"] == "ok"
     assert "remote_only_variable_xyz" in content["matches"]
     assert content["cursor_start"] == 0
@@ -122,7 +133,7 @@ def test_completion_comes_from_the_remote_namespace(kernel: BlockingKernelClient
 
 def test_completion_on_the_second_line_uses_cell_offsets(kernel: BlockingKernelClient) -> None:
     code = "import os\nos.pa"
-    content = kernel.complete(code, len(code), reply=True, timeout=10)["content"]
+    content = complete(kernel, code)
     assert "os.path" in content["matches"] or "path" in content["matches"]
     assert content["cursor_start"] in (len("import os\n"), len("import os\nos."))
 
