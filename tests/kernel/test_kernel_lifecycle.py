@@ -68,6 +68,12 @@ def test_lost_session_warns_before_the_next_cell(
         # A completion reaches the new session first (answered in time or not): the
         # warning it received waits for the next cell.
         assert kc.complete("prec", 4, reply=True, timeout=20)["content"]["status"] == "ok"
+        # A completion past its budget finishes in the background: wait until it has.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and session not in {
+            s.identifier for s in pool_client.list_sessions()
+        }:
+            time.sleep(0.1)
         reply, outputs = execute(kc, "print('after'); precious")
         assert outputs[0]["msg_type"] == "stream"
         assert outputs[0]["content"]["name"] == "stderr"
