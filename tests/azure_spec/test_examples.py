@@ -30,20 +30,13 @@ from remote_kernel.server import LocalPool
 
 from .spec import SERVED, Example, examples, operation
 
-#: Examples whose answer differs only by an issue-15 item still open (none are).
-PENDING: dict[str, str] = {}
-
 
 def _params(kind: str) -> list[Any]:
     chosen = []
     for example in examples():
         if kind == "client" and example.version not in SERVED:
             continue
-        marks = []
-        if kind == "replay" and str(example) in PENDING:
-            reason = f"issue 15 item {PENDING[str(example)]}: pending the execution-shape phase"
-            marks = [pytest.mark.xfail(strict=True, reason=reason)]
-        chosen.append(pytest.param(example, marks=marks, id=str(example)))
+        chosen.append(pytest.param(example, id=str(example)))
     return chosen
 
 
