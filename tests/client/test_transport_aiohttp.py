@@ -359,12 +359,10 @@ async def test_the_async_client_streams_uploads_and_downloads_on_its_aiohttp_wir
 
 
 # ------------------------------------------------------------------ never sent vs sent
-class DroppingServer:
-    """Accepts, reads one request, then closes (or sleeps) without answering."""
+class RawServer:
+    """A loopback socket server: reads each request's head, then :meth:`handle` decides."""
 
-    def __init__(self, answer_after: float | None = None) -> None:
-        self.requests = 0
-        self._answer_after = answer_after
+    def __init__(self) -> None:
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
@@ -382,13 +380,28 @@ class DroppingServer:
                     if not chunk:
                         break
                     data += chunk
-                if data:
-                    self.requests += 1
-                if self._answer_after is not None:
-                    time.sleep(self._answer_after)
+                self.handle(conn, data)
+
+    def handle(self, conn: socket.socket, head: bytes) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         self._sock.close()
+
+
+class DroppingServer(RawServer):
+    """Accepts, reads one request, then closes (or sleeps) without answering."""
+
+    def __init__(self, answer_after: float | None = None) -> None:
+        self.requests = 0
+        self._answer_after = answer_after
+        super().__init__()
+
+    def handle(self, conn: socket.socket, head: bytes) -> None:
+        if head:
+            self.requests += 1
+        if self._answer_after is not None:
+            time.sleep(self._answer_after)
 
 
 def refused_url() -> str:
@@ -463,33 +476,16 @@ async def test_a_silent_server_is_a_read_timeout_after_the_requests_read_timeout
 
 
 # ------------------------------------------------------------------ proxies
-class RecordingProxy:
+class RecordingProxy(RawServer):
     """An HTTP proxy stand-in: records each request line and answers 200."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.lines.append(data.split(b"\r\n", 1)[0].decode())
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-
-    def close(self) -> None:
-        self._sock.close()
+    def handle(self, conn: socket.socket, head: bytes) -> None:
+        self.lines.append(head.split(b"\r\n", 1)[0].decode())
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 
 
 async def test_proxies_come_from_the_environment_as_with_httpx(

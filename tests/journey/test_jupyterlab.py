@@ -9,6 +9,7 @@ is missing and may (root or passwordless sudo), and fails with the fix otherwise
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -157,19 +158,14 @@ def run_cell(page: Any, code: str) -> None:
     page.keyboard.press("Shift+Enter")
 
 
-# Only the page steps count against the timeout: the chromium fixture may first run
-# apt-get on a fresh machine (bounded by its own timeout), and JupyterLab has its own.
-@pytest.mark.timeout(120, func_only=True)
-def test_jupyterlab_runs_cells_on_the_remote_kernel(
-    chromium: Path, lab: LabServer, local_pool: Any
-) -> None:
+@contextlib.contextmanager
+def lab_page(chromium: Path, lab: LabServer, failure_png: str) -> Iterator[Any]:
+    """A Chromium page on ``lab``. A failing step keeps a screenshot (``failure_png`` under
+    test-artifacts/) and fails with the tail of JupyterLab's log."""
     from playwright.sync_api import expect, sync_playwright
 
-    sessions_before = session_ids(local_pool)
     expect.set_options(timeout=STEP_MS)  # expect() has its own 5 s default, too short here
-
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "jupyterlab-remote-kernel.png"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
@@ -178,49 +174,74 @@ def test_jupyterlab_runs_cells_on_the_remote_kernel(
         page.set_default_timeout(STEP_MS)
         try:
             page.goto(f"{lab.url}/lab?token={lab.token}")
-
-            # The launcher lists the remote kernel; picking it makes a notebook on it.
-            card = page.locator(
-                '.jp-LauncherCard[data-category="Notebook"][title="Python (remote session)"]'
-            )
-            expect(card).to_be_visible()
-            card.click()
-            expect(page.locator(".jp-Notebook")).to_be_visible()
-            kernel_name = page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName")
-            expect(kernel_name).to_have_text("Python (remote session)")
-            # Shift+Enter before the kernel's first idle is dropped by JupyterLab itself
-            # (the cell stays "[ ]:"), so wait for the kernel as a person would.
-            indicator = page.locator(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator")
-            expect(indicator).to_have_attribute("data-status", "idle")
-
-            run_cell(page, 'print("hello from", "the remote session", 6 * 7)')
-            outputs = page.locator(".jp-OutputArea-output")
-            expect(outputs.filter(has_text="hello from the remote session 42")).to_have_count(1)
-
-            run_cell(
-                page,
-                "import matplotlib.pyplot as plt; "
-                "plt.plot([1, 4, 9, 16], marker='o'); plt.title('drawn remotely'); plt.show()",
-            )
-            image = page.locator(".jp-OutputArea-output img")
-            expect(image).to_have_count(1)
-            expect(image).to_have_attribute("src", _starts_with_png())
-            width = image.evaluate("img => img.naturalWidth")
-            assert width > 200
-
-            # Execution counts came back for both cells: the kernel answered, not just IOPub
-            # (the reply may land just after the streamed outputs).
-            prompts = page.locator(".jp-InputArea-prompt")
-            expect(prompts.nth(0)).to_have_text("[1]:")
-            expect(prompts.nth(1)).to_have_text("[2]:")
-            page.screenshot(path=str(shot), full_page=True)
+            yield page
         except Exception as exc:
-            failed = ARTIFACTS / "jupyterlab-failure.png"
+            failed = ARTIFACTS / failure_png
             page.screenshot(path=str(failed), full_page=True)
             log = lab.log.read_text(errors="replace")[-3000:]
             raise AssertionError(f"{exc}\n(page: {failed})\nJupyterLab log:\n{log}") from exc
         finally:
             browser.close()
+
+
+def open_notebook(page: Any, kernel_display_name: str) -> None:
+    """Pick the kernel in the launcher and wait for it as a person would: JupyterLab drops a
+    Shift+Enter sent before the kernel's first idle (the cell stays "[ ]:")."""
+    from playwright.sync_api import expect
+
+    card = page.locator(
+        f'.jp-LauncherCard[data-category="Notebook"][title="{kernel_display_name}"]'
+    )
+    expect(card).to_be_visible()
+    card.click()
+    expect(page.locator(".jp-Notebook")).to_be_visible()
+    kernel_name = page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName")
+    expect(kernel_name).to_have_text(kernel_display_name)
+    indicator = page.locator(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator")
+    expect(indicator).to_have_attribute("data-status", "idle")
+
+
+def expect_execution_counts(page: Any, count: int) -> None:
+    """Each cell got its count: the kernel answered, not just IOPub (the reply may land just
+    after the streamed outputs)."""
+    from playwright.sync_api import expect
+
+    prompts = page.locator(".jp-InputArea-prompt")
+    for n in range(count):
+        expect(prompts.nth(n)).to_have_text(f"[{n + 1}]:")
+
+
+# Only the page steps count against the timeout: the chromium fixture may first run
+# apt-get on a fresh machine (bounded by its own timeout), and JupyterLab has its own.
+@pytest.mark.timeout(120, func_only=True)
+def test_jupyterlab_runs_cells_on_the_remote_kernel(
+    chromium: Path, lab: LabServer, local_pool: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    sessions_before = session_ids(local_pool)
+    shot = ARTIFACTS / "jupyterlab-remote-kernel.png"
+    with lab_page(chromium, lab, "jupyterlab-failure.png") as page:
+        # The launcher lists the remote kernel; picking it makes a notebook on it.
+        open_notebook(page, "Python (remote session)")
+
+        run_cell(page, 'print("hello from", "the remote session", 6 * 7)')
+        outputs = page.locator(".jp-OutputArea-output")
+        expect(outputs.filter(has_text="hello from the remote session 42")).to_have_count(1)
+
+        run_cell(
+            page,
+            "import matplotlib.pyplot as plt; "
+            "plt.plot([1, 4, 9, 16], marker='o'); plt.title('drawn remotely'); plt.show()",
+        )
+        image = page.locator(".jp-OutputArea-output img")
+        expect(image).to_have_count(1)
+        expect(image).to_have_attribute("src", _starts_with_png())
+        width = image.evaluate("img => img.naturalWidth")
+        assert width > 200
+
+        expect_execution_counts(page, 2)
+        page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
     # The cells went through the pool: the kernel opened a session of its own there.
     assert len(session_ids(local_pool) - sessions_before) == 1
@@ -235,46 +256,18 @@ def test_jupyterlab_runs_a_javascript_cell_on_the_remote_javascript_kernel(
     chromium: Path, javascript_lab: LabServer
 ) -> None:
     """Pick "JavaScript (remote session)" in the launcher, run a cell, see its output."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=STEP_MS)
-    ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "jupyterlab-remote-javascript.png"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(STEP_MS)
-        try:
-            page.goto(f"{javascript_lab.url}/lab?token={javascript_lab.token}")
-            card = page.locator(
-                '.jp-LauncherCard[data-category="Notebook"][title="JavaScript (remote session)"]'
-            )
-            expect(card).to_be_visible()
-            card.click()
-            kernel_name = page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName")
-            expect(kernel_name).to_have_text("JavaScript (remote session)")
-            indicator = page.locator(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator")
-            expect(indicator).to_have_attribute("data-status", "idle")
-
-            run_cell(page, 'const who = "the remote session"; console.log("hello from", who)')
-            outputs = page.locator(".jp-OutputArea-output")
-            expect(outputs.filter(has_text="hello from the remote session")).to_have_count(1)
-            run_cell(page, "[1, 2, 3].map((n) => n * 14).at(-1)")
-            expect(outputs.filter(has_text="42")).to_have_count(1)
-            # The reply (execution count) may land just after the streamed result.
-            prompts = page.locator(".jp-InputArea-prompt")
-            expect(prompts.nth(0)).to_have_text("[1]:")
-            expect(prompts.nth(1)).to_have_text("[2]:")
-            page.screenshot(path=str(shot), full_page=True)
-        except Exception as exc:
-            failed = ARTIFACTS / "jupyterlab-javascript-failure.png"
-            page.screenshot(path=str(failed), full_page=True)
-            log = javascript_lab.log.read_text(errors="replace")[-3000:]
-            raise AssertionError(f"{exc}\n(page: {failed})\nJupyterLab log:\n{log}") from exc
-        finally:
-            browser.close()
+    with lab_page(chromium, javascript_lab, "jupyterlab-javascript-failure.png") as page:
+        open_notebook(page, "JavaScript (remote session)")
+        run_cell(page, 'const who = "the remote session"; console.log("hello from", who)')
+        outputs = page.locator(".jp-OutputArea-output")
+        expect(outputs.filter(has_text="hello from the remote session")).to_have_count(1)
+        run_cell(page, "[1, 2, 3].map((n) => n * 14).at(-1)")
+        expect(outputs.filter(has_text="42")).to_have_count(1)
+        expect_execution_counts(page, 2)
+        page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
 
 
@@ -285,9 +278,8 @@ def test_jupyterlab_shows_a_line_while_the_cell_still_runs(
     """Live output, by handshake rather than timing: the cell prints ``line 1`` and then
     waits for a marker file that this test writes only once the page shows that line.
     Were output delivered at the end of the cell, the page would show ``not live``."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=STEP_MS)
     marker = tmp_path / "seen-in-the-page"
     cell = (
         "import os, time\n"
@@ -297,39 +289,16 @@ def test_jupyterlab_shows_a_line_while_the_cell_still_runs(
         "    time.sleep(0.05)\n"
         f"print('live' if os.path.exists({str(marker)!r}) else 'not live')"
     )
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(STEP_MS)
-        try:
-            page.goto(f"{lab.url}/lab?token={lab.token}")
-            card = page.locator(
-                '.jp-LauncherCard[data-category="Notebook"][title="Python (remote session)"]'
-            )
-            card.click()
-            kernel_name = page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName")
-            expect(kernel_name).to_have_text("Python (remote session)")
-            # Shift+Enter before the kernel's first idle is dropped by JupyterLab itself.
-            indicator = page.locator(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator")
-            expect(indicator).to_have_attribute("data-status", "idle")
-            editor = page.locator(".jp-Notebook .jp-Cell.jp-mod-active .cm-content")
-            editor.click()
-            page.keyboard.insert_text(cell)
-            page.keyboard.press("Shift+Enter")
-            outputs = page.locator(".jp-OutputArea-output")
-            expect(outputs.filter(has_text="line 1")).to_have_count(1)
-            # The cell is still running while its first line is on the page.
-            assert page.locator(".jp-Cell .jp-InputArea-prompt").first.inner_text() == "[*]:"
-            marker.write_text("seen")
-            expect(outputs.filter(has_text="live")).to_have_count(1)
-            assert outputs.filter(has_text="not live").count() == 0
-        except Exception as exc:
-            failed = ARTIFACTS / "jupyterlab-live-failure.png"
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(failed), full_page=True)
-            log = lab.log.read_text(errors="replace")[-3000:]
-            raise AssertionError(f"{exc}\n(page: {failed})\nJupyterLab log:\n{log}") from exc
-        finally:
-            browser.close()
+    with lab_page(chromium, lab, "jupyterlab-live-failure.png") as page:
+        open_notebook(page, "Python (remote session)")
+        editor = page.locator(".jp-Notebook .jp-Cell.jp-mod-active .cm-content")
+        editor.click()
+        page.keyboard.insert_text(cell)
+        page.keyboard.press("Shift+Enter")
+        outputs = page.locator(".jp-OutputArea-output")
+        expect(outputs.filter(has_text="line 1")).to_have_count(1)
+        # The cell is still running while its first line is on the page.
+        assert page.locator(".jp-Cell .jp-InputArea-prompt").first.inner_text() == "[*]:"
+        marker.write_text("seen")
+        expect(outputs.filter(has_text="live")).to_have_count(1)
+        assert outputs.filter(has_text="not live").count() == 0
