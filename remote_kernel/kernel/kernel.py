@@ -42,6 +42,9 @@ CANCEL_RETRY_WINDOW = 0.3
 #: Seconds shutdown may spend deleting the session and stopping the local pool
 #: (jupyter_client kills the kernel after 5 s).
 SHUTDOWN_BUDGET = 4.0
+#: Seconds a cell waits for completions still running in its session (one that finds a
+#: recycled session may first have to start it: a few seconds on a loaded machine).
+LATE_CALLS_WAIT = 15.0
 
 CANNOT_CANCEL = (
     "The session pool cannot cancel a running execution (Azure has no cancel): the remote "
@@ -90,6 +93,8 @@ class RemoteKernel(Kernel, PoolSettings):
         self._live_stdin = False
         #: The one-line "this pool cannot stream" note was given (once per kernel).
         self._said_not_streaming = False
+        #: Completions past their budget, still running in the session (see _settle_late_calls).
+        self._late_calls: set[asyncio.Future[Any]] = set()
 
     @property
     def kernel_info(self) -> dict[str, Any]:  # type: ignore[override]
@@ -260,6 +265,7 @@ class RemoteKernel(Kernel, PoolSettings):
         from remote_kernel.commands.hints import add_local_file_hint
 
         remote = await self._remote_ready()
+        await self._settle_late_calls()
         answer = None
         if self._live_stdin and execution_id is not None:
             ran = execution_id
@@ -545,11 +551,23 @@ class RemoteKernel(Kernel, PoolSettings):
         finally:
             self._running = False
         if not call.done():
+            self._late_calls.add(call)
+            call.add_done_callback(self._late_calls.discard)
             call.add_done_callback(_consume)
             return None
         if call.cancelled() or call.exception() is not None:
             return None
         return call.result()
+
+    async def _settle_late_calls(self) -> None:
+        """Let completions still running in the session finish before a cell is sent.
+
+        The session runs one thing at a time, so the cell would wait for them there anyway;
+        waiting here puts what they found (the session was recycled: variables gone) before
+        the cell's own output instead of after it. Bounded: a stuck call does not hold a cell.
+        """
+        if self._late_calls:
+            await asyncio.wait(set(self._late_calls), timeout=LATE_CALLS_WAIT)
 
     async def _run_cell_quietly(self, code: str, execution_id: str, timeout: float) -> str | None:
         remote = await self._remote_ready()
