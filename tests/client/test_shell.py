@@ -94,3 +94,22 @@ def test_execute_shell_against_a_real_shell_pool(shell_pool: LocalPool) -> None:
         assert client.execute_shell('echo "$KEPT"', session="shell-1").stdout == "yes\n"
         with pytest.raises(errors.RemoteKernelError, match="CodeNotSupported|shellCommand"):
             client.execute("print(1)", session="shell-1")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param("echo bye; exit 7", id="exit"),
+        # The output closes well before bash exits: the code must still be the one given.
+        pytest.param("echo bye; exec 1>&- 2>&-; sleep 0.5; exit 7", id="output-closed-first"),
+    ],
+)
+def test_exit_in_a_command_gives_its_code_and_a_new_shell(
+    shell_pool: LocalPool, command: str
+) -> None:
+    with SessionPoolClient(shell_pool.url, api_version=SHELL_API, token=None) as client:
+        client.execute_shell("export GONE=soon", session="shell-exit")
+        ended = client.execute_shell(command, session="shell-exit")
+        assert ended.exit_code == 7 and ended.stdout.startswith("bye\n")
+        after = client.execute_shell('echo "[$GONE]"', session="shell-exit")
+        assert (after.stdout, after.exit_code) == ("[]\n", 0)

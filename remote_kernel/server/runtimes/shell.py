@@ -52,6 +52,8 @@ _EXIT_VALUE = re.compile(r"exited with code (-?\d+)")
 TIMEOUT_EXIT = 124
 INTERRUPT_EXIT = 130
 _READ_CHUNK = 65536
+#: Seconds to wait for bash's exit code once its output has closed.
+_REAP_WAIT = 5.0
 
 #: Defined once in the shell. ``$1``: the command file; ``$2``: the end marker.
 #: ``return`` in the INT trap ends the sourced command (not bash); ``$?`` is then 130.
@@ -204,6 +206,17 @@ class ShellRuntime(SessionRuntime):
         code = self._proc.returncode if self._proc is not None else None
         return f" (bash exited with code {code})" if code is not None else ""
 
+    async def _exit_detail(self) -> str:
+        """Why the output closed: bash's exit code once it is reaped (``exit N`` gives N).
+
+        The pipes can close a moment before the exit is collected: wait for it briefly
+        rather than report an unknown code (which the answer would give as 1)."""
+        proc = self._proc
+        if proc is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(proc.wait(), _REAP_WAIT)
+        return self._death_detail() or " (its output closed)"
+
     # -- the primitives -------------------------------------------------------------------
 
     async def _begin(self, run: CellRun) -> None:
@@ -227,7 +240,7 @@ class ShellRuntime(SessionRuntime):
                 return False
             if text is None:
                 self._emit(name, self._pending.pop(name, ""))
-                raise InterpreterDied(self._death_detail() or " (its output closed)")
+                raise InterpreterDied(await self._exit_detail())
             self._take(name, text)
         run = self._run
         if run is not None and self._rc not in (None, 0) and not run.cancel_requested:
