@@ -27,6 +27,7 @@ from remote_kernel.kernel.interrupt import CancelOnInterrupt
 from remote_kernel.kernel.live import NOT_STREAMING_AFTER, NOT_STREAMING_NOTICE, LiveCell
 from remote_kernel.kernel.routing import Route, route_cell, usage_errors
 from remote_kernel.kernel.sink import KernelSink
+from remote_kernel.server.inside.quick_flush import skip_empty_flushes
 
 if TYPE_CHECKING:
     from remote_kernel.client.models import ExecutionResult
@@ -93,6 +94,7 @@ class RemoteKernel(Kernel, PoolSettings):
         self._live_stdin = False
         #: The one-line "this pool cannot stream" note was given (once per kernel).
         self._said_not_streaming = False
+        skip_empty_flushes()  # nothing writes to this process's streams: no round trips
         #: Completions past their budget, still running in the session (see _settle_late_calls).
         self._late_calls: set[asyncio.Future[Any]] = set()
 

@@ -27,6 +27,21 @@ it in the foreground. The modules, from the outside in:
 - ``inside``: code that runs inside a session's interpreter, never imported here.
 """
 
-from remote_kernel.server.background import LocalPool, start_local_pool
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from remote_kernel.server.background import LocalPool, start_local_pool
 
 __all__ = ["LocalPool", "start_local_pool"]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the server (uvicorn, starlette) on first use: the wrapper kernel imports
+    ``server.inside`` without it, and a kernel on Azure never needs it."""
+    if name in __all__:
+        from remote_kernel.server import background
+
+        return getattr(background, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

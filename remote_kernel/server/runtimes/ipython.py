@@ -52,14 +52,24 @@ _REPLY_WAIT = 1.0
 _KERNEL_NAME = "remote-kernel-session"
 _INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
+_INSIDE = Path(__file__).parent.parent / "inside"
 #: Makes the kernel's stdout/stderr publish at most the execution's output limit: the
 #: kernel drops the rest and reports how much (see ``inside/session_streams.py``).
-_STREAMS_FILE = str(Path(__file__).parent.parent / "inside" / "session_streams.py")
+_STREAMS_FILE = str(_INSIDE / "session_streams.py")
+#: Lets a flush with nothing to send skip its IOPub round trip (``inside/quick_flush.py``).
+_FLUSH_FILE = str(_INSIDE / "quick_flush.py")
 _LIMIT_KEY = "remote_kernel_max_output_chars"
 _DROPPED_MIME = "application/vnd.remote-kernel.dropped+json"
-_BOUNDED_STREAMS = (
-    "--IPKernelApp.exec_lines="
-    f"exec(compile(open({_STREAMS_FILE!r}).read(), {_STREAMS_FILE!r}, 'exec'), {{}})"
+
+
+def _exec_file(path: str) -> str:
+    """Python that runs the file at ``path`` in a namespace of its own, as a session."""
+    return f"exec(compile(open({path!r}).read(), {path!r}, 'exec'), {{}})"
+
+
+#: What every session kernel runs at start, before any cell.
+_SESSION_SETUP = "--IPKernelApp.exec_lines=" + "; ".join(
+    _exec_file(path) for path in (_FLUSH_FILE, _STREAMS_FILE)
 )
 
 _context: zmq.asyncio.Context | None = None
@@ -75,7 +85,7 @@ def kernel_command(
     a private mount namespace where ``workdir`` is ``/mnt/data`` (see ``mnt_data``).
     """
     python = python or sys.executable
-    args = ["-f", "{connection_file}", "--HistoryManager.enabled=False", _BOUNDED_STREAMS]
+    args = ["-f", "{connection_file}", "--HistoryManager.enabled=False", _SESSION_SETUP]
     if mnt_data:
         return mnt_data_mod.module_command(python, "ipykernel_launcher", args, workdir)
     return [python, "-m", "ipykernel_launcher", *args]
