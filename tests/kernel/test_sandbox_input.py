@@ -41,10 +41,8 @@ def _answer(kc: BlockingKernelClient, msg_id: str, value: str) -> dict[str, Any]
 def test_input_and_getpass_round_trip_through_the_kernel(
     sandbox_kernel: BlockingKernelClient,
 ) -> None:
-    # The kernel learns that a pool it reaches by URL takes input from the pool's
-    # first answer (x-remote-kernel-features): a first cell runs before.
-    reply, _ = execute(sandbox_kernel, "kept = 1")
-    assert reply["content"]["status"] == "ok"
+    # The kernel's first cell: the client does not know yet that this pool (reached
+    # by URL) takes input, and learns it before the run.
     code = "import sys\nname = input('who? ')\nprint('hello', name, sys.platform)"
     msg_id = sandbox_kernel.execute(code, allow_stdin=True)
     assert _answer(sandbox_kernel, msg_id, "Ada") == {"prompt": "who? ", "password": False}

@@ -288,8 +288,19 @@ class JupyterKernelRuntime(SessionRuntime):
             if msg["parent_header"].get("msg_id") != self._msg_id:
                 continue
             content = msg["content"]
+            await self._take_ready_outputs()
             run.waiting_for_input = True
             run.out.input_request(str(content.get("prompt", "")), bool(content.get("password")))
+
+    async def _take_ready_outputs(self) -> None:
+        """IOPub messages already here: the kernel flushed what the cell printed before
+        its ``input()`` (on another channel), and the reader must see it before the
+        prompt. The kernel waits for the answer, so none of them is the cell's end."""
+        channel = self._kc.iopub_channel
+        while await channel.msg_ready():
+            msg = await channel.get_msg()
+            if msg["parent_header"].get("msg_id") == self._msg_id:
+                await self._handle(msg)
 
     async def _answer_input(self, value: str) -> bool:
         if self._kc is None:
