@@ -240,7 +240,8 @@ class AcaMagics(Magics, PoolSettings):
 
         ``%%aca [options]`` runs the whole cell remotely: stdout/stderr, plots and
         every display() show here, the last value shows as Out[n], and a remote
-        exception shows the remote traceback and fails the cell.
+        exception shows the remote traceback and fails the cell. On a pool that
+        streams, ``input()``/``getpass()`` in the cell ask here (Ctrl-C interrupts).
 
         ``%aca CODE`` runs one line and returns its value, e.g. ``n = %aca len(df)``:
         rebuilt exactly when its display is a Python literal, else the pool's JSON

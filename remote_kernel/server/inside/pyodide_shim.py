@@ -286,9 +286,9 @@ StdinNotImplementedError.__module__ = "builtins"  # tracebacks name it as IPytho
 def _ask(prompt: Any = "", password: bool = False) -> str:
     """``input()``/``getpass()``: an ``input_request`` event, then block until the answer.
 
-    The wait is the worker's ``Atomics.wait`` in slices; Python runs between
-    them, so an interrupt (which also wakes the wait) raises KeyboardInterrupt
-    there, as in ``time.sleep``, and the session keeps its variables.
+    The wait is the worker's ``Atomics.wait`` in slices; an interrupt wakes it
+    and ``read_input`` raises KeyboardInterrupt, so the cell stops as in
+    ``time.sleep`` and the session keeps its variables.
     """
     cell, read = _state["cell"], _state["read_input"]
     if cell is None or read is None or not _state["allow_stdin"]:
