@@ -120,6 +120,25 @@ class IPythonSink:
         self.flush()
         clear_output(wait=wait)
 
+    # -- the session's input() (commands.cells.LiveOutputs) ------------------------------
+
+    def accepts_input(self) -> bool:
+        """False in an ipykernel whose front-end said no stdin for this cell (then the
+        session's ``input()`` fails at once with the pool's clear error)."""
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        return kernel is None or bool(getattr(kernel, "_allow_stdin", True))
+
+    def ask_input(self, prompt: str, password: bool) -> str:
+        """Ask here: the terminal in IPython, the front-end's stdin channel in ipykernel."""
+        self.flush()  # the remote text printed before input() shows above the prompt
+        if password:
+            import getpass
+
+            return getpass.getpass(prompt)
+        return input(prompt)
+
 
 def _command_magic(name: str) -> Any:
     """A line magic for one ``%aca_*`` command; its docstring is the command's help."""
@@ -221,7 +240,8 @@ class AcaMagics(Magics, PoolSettings):
 
         ``%%aca [options]`` runs the whole cell remotely: stdout/stderr, plots and
         every display() show here, the last value shows as Out[n], and a remote
-        exception shows the remote traceback and fails the cell.
+        exception shows the remote traceback and fails the cell. On a pool that
+        streams, ``input()``/``getpass()`` in the cell ask here (Ctrl-C interrupts).
 
         ``%aca CODE`` runs one line and returns its value, e.g. ``n = %aca len(df)``:
         rebuilt exactly when its display is a Python literal, else the pool's JSON

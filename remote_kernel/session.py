@@ -271,16 +271,20 @@ class RemoteSession:
         ``on_event``: the run's outputs as they happen, where the pool streams.
         """
         session = self.session_id
-        lost = False
+        lost, shell = False, self.settings.pool_type == "shell"
         if on_event is not None:  # live output follows: what is known now goes first
             for notice in self.take_notices():
                 on_event(ExecutionEvent(NOTICE_EVENT, {"kind": notice.kind, "text": notice.text}))
         if self._needs_probe(session):
             probe = yield from self._run(protocol, self._probe_code(), session, 30, None)
             lost = self._probe_says_lost(session, probe)
+        elif stdin and on_event is not None and protocol.features is None and not shell:
+            # Only a pool whose answers name ``stdin`` is offered input(): learn that
+            # (once per client) from a tiny run, or a first cell's input() would fail.
+            yield from self._run(protocol, self._probe_code(), session, 30, None)
         self._sent.add(session)
         try:
-            if on_event is None or self.settings.pool_type == "shell":
+            if on_event is None or shell:
                 run = self._run(protocol, code, session, timeout, execution_id)
             else:
                 run = protocol.execute_streamed(
@@ -303,8 +307,12 @@ class RemoteSession:
         """:meth:`execute` for the kernel's event loop."""
         return await self.aclient.run(self._execute_step(self.aclient.protocol, code, **options))
 
-    async def aanswer_input(self, execution_id: str, value: str) -> None:
+    def answer_input(self, execution_id: str, value: str) -> None:
         """Answer the ``input()`` the current session's streamed run waits in."""
+        self.client.answer_input(execution_id, value, session=self.session_id)
+
+    async def aanswer_input(self, execution_id: str, value: str) -> None:
+        """:meth:`answer_input` for the kernel's event loop."""
         await self.aclient.answer_input(execution_id, value, session=self.session_id)
 
     def streams(self, *, asynchronous: bool = True) -> bool | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from remote_kernel import variables
 from remote_kernel.client.models import ExecutionEvent, ExecutionResult
-from remote_kernel.errors import RemoteKernelError, TransferError
+from remote_kernel.errors import ExecutionCancelledError, RemoteKernelError, TransferError
 from remote_kernel.render import OutputSink, render_notices, render_outputs
 from remote_kernel.session import RemoteSession
 from remote_kernel.transfer_progress import DEFAULT_PROGRESS_THRESHOLD
@@ -54,14 +54,22 @@ class CommandsBase:
         code: str,
         timeout: float | None,
         on_event: Callable[[ExecutionEvent], None] | None = None,
+        *,
+        execution_id: str | None = None,
+        stdin: bool = False,
     ) -> ExecutionResult:
-        """Run ``code``; ``on_event`` gets its outputs as they happen on a streaming pool."""
-        execution_id = str(uuid.uuid4())
+        """Run ``code``; ``on_event`` gets its outputs as they happen on a streaming pool.
+
+        ``stdin``: ``on_event`` answers the run's ``input_request`` events (else the
+        session's ``input()`` fails at once). Ctrl-C, or an error in ``on_event``
+        (e.g. no way to ask for the input), cancels the remote run.
+        """
+        execution_id = execution_id or str(uuid.uuid4())
         try:
-            return self.session.execute(  # %%aca cannot answer input(): it fails at once
-                code, timeout=timeout, execution_id=execution_id, on_event=on_event, stdin=False
+            return self.session.execute(
+                code, timeout=timeout, execution_id=execution_id, on_event=on_event, stdin=stdin
             )
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, ExecutionCancelledError):
             try:
                 self.session.cancel(execution_id)
             except RemoteKernelError:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from remote_kernel import variables
 from remote_kernel.client.models import ExecutionEvent, ExecutionResult
 from remote_kernel.commands.hints import add_local_file_hint
 from remote_kernel.commands.parsing import check_timeout
 from remote_kernel.commands.push_pull import VariableCommands
+from remote_kernel.errors import ExecutionCancelledError
 from remote_kernel.identifiers import validate_identifier
 from remote_kernel.render import OutputSink, render_notices, render_result
 from remote_kernel.session import NOTICE_EVENT
@@ -38,9 +42,18 @@ class CellCommands(VariableCommands):
             self._require_namespace("-o NAME")
             code = variables.last_expression_code(code)
         timeout = check_timeout(timeout) or self.session.settings.execution_timeout
+        execution_id = str(uuid.uuid4())
         live = None if quiet else LiveOutputs(sink)
         with self._in_session(session):
-            result = self._execute(code, timeout, live)
+            if live is not None and _accepts_input(sink):
+                live.answer = functools.partial(self.session.answer_input, execution_id)
+            result = self._execute(
+                code,
+                timeout,
+                live,
+                execution_id=execution_id,
+                stdin=live is not None and live.answer is not None,
+            )
             add_local_file_hint(result)  # the session cannot see this machine's files
             if quiet or result.streamed or (live is not None and live.sent):
                 render_notices(result.notices, sink)  # the outputs were shown as they came
@@ -65,23 +78,36 @@ class CellCommands(VariableCommands):
             self.session.use_session(previous)
 
 
+def _accepts_input(sink: OutputSink) -> bool:
+    """The sink can ask its user for the session's ``input()`` (``ask_input``), now."""
+    accepts = getattr(sink, "accepts_input", None)
+    return callable(getattr(sink, "ask_input", None)) and callable(accepts) and bool(accepts())
+
+
 class LiveOutputs:
     """``on_event`` of a ``%%aca`` cell: each streamed output to the sink as it arrives.
 
     Display updates and clears reach sinks that can show them (``update_display``,
     ``clear_output``); the error waits for the result (a later event may replace it).
+    An ``input_request`` is put to the user by the sink's ``ask_input`` and the
+    answer sent with :attr:`answer` (set when the sink accepts input).
     """
 
     def __init__(self, sink: OutputSink) -> None:
         self.sink = sink
         #: Some output was shown live: the result's outputs must not be shown again.
         self.sent = False
+        #: ``answer(value)``: send the answer to the session's ``input()``.
+        self.answer: Callable[[str], None] | None = None
 
     def __call__(self, event: ExecutionEvent) -> None:
         content, sink = event.content, self.sink
         display_id = (content.get("transient") or {}).get("display_id")
         if event.kind == NOTICE_EVENT:  # the session's, before the run's output
             sink.stream("stderr", str(content.get("text", "")))
+            return
+        if event.kind == "input_request":
+            self._ask(content)
             return
         if event.kind == "stream":
             sink.stream(str(content.get("name") or "stdout"), str(content.get("text") or ""))
@@ -100,3 +126,24 @@ class LiveOutputs:
         else:
             return
         self.sent = True
+
+    def _ask(self, content: dict[str, Any]) -> None:
+        """Ask the user here (on this thread: where ``input()`` works) and send the answer.
+
+        Ctrl-C raises KeyboardInterrupt, which cancels the run. A front-end that
+        cannot answer after all (no stdin, end of input) cancels it with a clear error.
+        """
+        if self.answer is None:
+            return  # the run was told it may not ask: the pool fails its input() at once
+        prompt, password = str(content.get("prompt", "")), bool(content.get("password"))
+        try:
+            value = self.sink.ask_input(prompt, password)  # type: ignore[attr-defined]
+        # NotImplementedError: IPython's StdinNotImplementedError (a front-end that said no).
+        except (NotImplementedError, EOFError, OSError) as exc:
+            raise ExecutionCancelledError(
+                "The remote cell asked for input() but it cannot be answered here "
+                f"({type(exc).__name__}: {exc}), so it was cancelled.",
+                ename="StdinNotImplementedError",
+                evalue=str(exc),
+            ) from None
+        self.answer(value)

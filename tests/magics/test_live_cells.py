@@ -11,6 +11,8 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
 from .conftest import Shell
 
 
@@ -46,7 +48,22 @@ def test_aca_writes_output_while_the_cell_runs(shell: Shell, tmp_path: Path) -> 
     assert watcher.getvalue() == "line 1\nline 2\n"  # live, and not repeated at the end
 
 
-def test_input_in_aca_fails_at_once_saying_what_it_needs(shell: Shell) -> None:
-    ran = shell.run("%%aca --timeout 120\ninput('x? ')")
+def test_input_in_aca_is_answered_from_this_shells_stdin(
+    shell: Shell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Ada\n"))
+    ran = shell.run("%%aca --timeout 120\nname = input('who? ')\nprint('hello', name)")
+    assert ran.success, ran.text
+    assert ran.stdout == "who? hello Ada\n"  # the local prompt, then the remote print
+
+
+def test_input_that_cannot_be_answered_cancels_the_cell_clearly(
+    shell: Shell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # end of input: nothing to answer
+    ran = shell.run("%%aca --timeout 120\nkept = 'yes'\ninput('x? ')")
     assert not ran.success
-    assert "need a front-end that streams" in ran.text
+    assert "asked for input() but it cannot be answered here (EOFError" in ran.text
+    assert "Traceback" not in ran.text and "remote_kernel" not in ran.text  # one line, ours
+    # The remote run was cancelled (not left waiting): the session answers at once.
+    assert shell.run("%%aca --timeout 120\nprint(kept)").stdout == "yes\n"

@@ -7,6 +7,8 @@ import base64
 import pytest
 from sandbox_helpers import result_text, run
 
+from remote_kernel.server.runtimes.base import NO_STDIN
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
@@ -144,7 +146,9 @@ async def test_pyodide_packages_give_a_clear_offline_error(shared_sandbox):
     assert result_text(still) == "1"
 
 
-async def test_input_fails_clearly(shared_sandbox):
+async def test_input_without_a_streaming_caller_fails_clearly(shared_sandbox):
     outcome = await run(shared_sandbox, "input('name? ')")
-    assert outcome.error["ename"] == "NotImplementedError"
-    assert "no stdin" in outcome.error["evalue"]
+    assert outcome.error["ename"] == "StdinNotImplementedError"
+    assert outcome.error["evalue"] == NO_STDIN
+    outcome = await run(shared_sandbox, "import getpass\ngetpass.getpass()")
+    assert outcome.error["evalue"] == NO_STDIN

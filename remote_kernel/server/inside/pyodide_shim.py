@@ -59,6 +59,12 @@ _state: dict[str, Any] = {
     "task": None,
     "interrupted": False,
     "pyodide_packages": frozenset(),
+    # input(): the worker's reader, its buffer size, whether this run may ask, and
+    # the error text when it may not (the host's, shared with the IPython runtime).
+    "read_input": None,
+    "input_limit": 0,
+    "allow_stdin": False,
+    "no_stdin": "input() is not available in this run.",
 }
 
 
@@ -270,8 +276,41 @@ def _patch_network() -> None:
     socket.getaddrinfo = _denied(_NO_NETWORK)
 
 
-def _no_input(*args: Any, **kwargs: Any) -> str:
-    raise NotImplementedError("input() is not available: a sandboxed session has no stdin.")
+class StdinNotImplementedError(NotImplementedError):
+    """``input()`` in a run whose caller cannot answer it (IPython's name for it)."""
+
+
+StdinNotImplementedError.__module__ = "builtins"  # tracebacks name it as IPython's do
+
+
+def _ask(prompt: Any = "", password: bool = False) -> str:
+    """``input()``/``getpass()``: an ``input_request`` event, then block until the answer.
+
+    The wait is the worker's ``Atomics.wait`` in slices; an interrupt wakes it
+    and ``read_input`` raises KeyboardInterrupt, so the cell stops as in
+    ``time.sleep`` and the session keeps its variables.
+    """
+    cell, read = _state["cell"], _state["read_input"]
+    if cell is None or read is None or not _state["allow_stdin"]:
+        raise StdinNotImplementedError(_state["no_stdin"])
+    cell.send("input_request", {"prompt": str(prompt), "password": bool(password)})
+    while True:
+        answer = read(250)
+        if isinstance(answer, str):
+            return answer
+        if answer is not None:
+            raise ValueError(
+                f"The answer to input() was {int(answer):,} bytes; the sandbox takes at most "
+                f"{_state['input_limit']:,}."
+            )
+
+
+def _input(prompt: Any = "") -> str:
+    return _ask(prompt)
+
+
+def _getpass(prompt: str = "Password: ", stream: Any = None) -> str:
+    return _ask(prompt, password=True)
 
 
 def _pyodide_packages() -> frozenset[str]:
@@ -290,16 +329,29 @@ def _pyodide_packages() -> frozenset[str]:
     return frozenset(names)
 
 
-def setup(flush_output: Any = None, wait_ms: Any = None, emit: Any = None) -> None:
+def setup(
+    flush_output: Any = None,
+    wait_ms: Any = None,
+    emit: Any = None,
+    read_input: Any = None,
+    input_limit: int = 0,
+    no_stdin: str | None = None,
+) -> None:
     """Prepare the interpreter once, before any cell (paid while pre-warming).
 
     ``flush_output`` is the worker's JS function that sends what was written to
     fd 1/2 as stream events; ``wait_ms`` blocks the worker for up to that many
     milliseconds unless an interrupt comes; ``emit`` sends one event line to
-    the host at once.
+    the host at once. ``read_input(ms)`` waits that long for the answer to
+    ``input()`` (the string; its byte count when it passed ``input_limit``;
+    None); ``no_stdin`` is the error text of ``input()`` in a run without it.
     """
     _state["flush_output"] = flush_output
     _state["emit"] = emit
+    _state["read_input"] = read_input
+    _state["input_limit"] = int(input_limit)
+    if no_stdin:
+        _state["no_stdin"] = str(no_stdin)
     env = {"HOME": "/home/pyodide", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PWD": MOUNT}
     os.environ.clear()
     os.environ.update(env)
@@ -308,7 +360,10 @@ def setup(flush_output: Any = None, wait_ms: Any = None, emit: Any = None) -> No
     if "" not in sys.path:
         sys.path.insert(0, "")
     builtins.display = display
-    builtins.input = _no_input
+    builtins.input = _input
+    import getpass
+
+    getpass.getpass = _getpass
     _patch_programs()
     _patch_network()
     if wait_ms is not None:
@@ -343,10 +398,23 @@ def _warm_up() -> None:
 # ---------------------------------------------------------------- execution
 
 
+def _cut_shim_tail(tb: Any) -> None:
+    """Drop the shim's own frames at the end (our input(), time.sleep): the user's
+    line is where the error happened."""
+    last_user = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename != __file__:
+            last_user = tb
+        tb = tb.tb_next
+    if last_user is not None:
+        last_user.tb_next = None
+
+
 def _error_content(exc: BaseException, filename: str) -> dict[str, Any]:
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
+    _cut_shim_tail(tb)
     if isinstance(exc, SyntaxError):
         lines = traceback.format_exception_only(type(exc), exc)
     else:
@@ -421,12 +489,14 @@ def _needs_async(code: str) -> bool:
     return any(c is not None and c.co_flags & CO_COROUTINE for c in (body, expr))
 
 
-def execute(exec_id: str, code: str, is_async: bool = False) -> str:
+def execute(exec_id: str, code: str, is_async: bool = False, allow_stdin: bool = False) -> str:
     """Run one cell, sending its outputs as they happen; return the result line (JSON).
 
     A cell with a top-level ``await`` is not run by a plain call: the worker
     gets :data:`ASYNC_CELL` and calls again through ``callPromising``.
+    ``allow_stdin``: ``input()`` asks the caller (else it fails at once).
     """
+    _state["allow_stdin"] = bool(allow_stdin)
     if not is_async and "await" in code and _needs_async(code):
         return ASYNC_CELL
     if exec_id.startswith(WARM_UP_PREFIX):

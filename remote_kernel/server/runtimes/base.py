@@ -42,6 +42,16 @@ log = logging.getLogger(__name__)
 POLL = 0.2
 
 
+#: The error of ``input()``/``getpass()`` in a request that cannot answer it (every
+#: runtime with input says exactly this; ``StdinNotImplementedError`` is its name).
+NO_STDIN = (
+    "input() and getpass() need a front-end that streams: the remote kernel or "
+    "%%aca on a pool whose answers carry 'x-remote-kernel-features: stream, stdin' "
+    "(this request was not streamed, or its front-end does not allow input)."
+)
+NO_STDIN_ENAME = "StdinNotImplementedError"
+
+
 class InterpreterDied(Exception):
     """Raised by a runtime's primitives: the interpreter is gone (the message says how)."""
 

@@ -33,6 +33,8 @@ from remote_kernel.errors import ConfigurationError
 from remote_kernel.in_session import IN_SESSION_ENV
 from remote_kernel.server import mnt_data as mnt_data_mod
 from remote_kernel.server.runtimes.base import (
+    NO_STDIN,
+    NO_STDIN_ENAME,
     CellRun,
     InterpreterDied,
     RuntimeFactory,
@@ -296,8 +298,19 @@ class JupyterKernelRuntime(SessionRuntime):
             if msg["parent_header"].get("msg_id") != self._msg_id:
                 continue
             content = msg["content"]
+            await self._take_ready_outputs()
             run.waiting_for_input = True
             run.out.input_request(str(content.get("prompt", "")), bool(content.get("password")))
+
+    async def _take_ready_outputs(self) -> None:
+        """IOPub messages already here: the kernel flushed what the cell printed before
+        its ``input()`` (on another channel), and the reader must see it before the
+        prompt. The kernel waits for the answer, so none of them is the cell's end."""
+        channel = self._kc.iopub_channel
+        while await channel.msg_ready():
+            msg = await channel.get_msg()
+            if msg["parent_header"].get("msg_id") == self._msg_id:
+                await self._handle(msg)
 
     async def _answer_input(self, value: str) -> bool:
         if self._kc is None:
@@ -368,8 +381,8 @@ class JupyterKernelRuntime(SessionRuntime):
         run = self._run
         if run is None:  # the rest of an abandoned cell: nobody reads its outputs
             return False
-        if kind == "error" and content.get("ename") == "StdinNotImplementedError":
-            note = f"StdinNotImplementedError: {NO_STDIN}"
+        if kind == "error" and content.get("ename") == NO_STDIN_ENAME:
+            note = f"{NO_STDIN_ENAME}: {NO_STDIN}"
             content = {
                 **content,
                 "evalue": NO_STDIN,
@@ -406,12 +419,6 @@ class IPythonRuntime(JupyterKernelRuntime):
 
 #: Seconds between looks at the stdin channel while a cell may ask for input.
 _STDIN_POLL = 0.05
-#: The error of ``input()`` in a request that cannot answer it.
-NO_STDIN = (
-    "input() and getpass() need a front-end that streams: the remote kernel or "
-    "%%aca on a pool whose answers carry 'x-remote-kernel-features: stream, stdin' "
-    "(this request was not streamed, or its front-end does not allow input)."
-)
 
 
 def _exiting(pid: int) -> bool:

@@ -16,6 +16,11 @@ so one interrupt is enough. This runtime :attr:`revives`: a cell that ignores
 the interrupt, or a process that dies (a fatal Pyodide error, V8 out of
 memory), costs a restart of the process, and the outcome says ``state_lost``.
 Files in the session directory survive a restart.
+
+``input()``/``getpass()`` in a run that allows stdin send an ``input_request``
+event and block the worker (``Atomics.wait``) until :meth:`answer_input` puts
+the answer in a shared buffer (at most 1 MiB; a longer one is a clear error in
+the cell); an interrupt or the timeout wakes it as a KeyboardInterrupt.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any
 
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.server.runtimes.base import (
+    NO_STDIN,
     CellRun,
     InterpreterDied,
     RuntimeFactory,
@@ -168,6 +174,7 @@ class SandboxRuntime(SessionRuntime):
             "shim": SHIM_SCRIPT.read_text(encoding="utf-8"),
             "mount": str(self.workdir),
             "snapshot": str(prepared.snapshot) if prepared.snapshot else None,
+            "noStdin": NO_STDIN,
         }
         try:
             await self._send(init)
@@ -245,7 +252,7 @@ class SandboxRuntime(SessionRuntime):
     async def _begin(self, run: CellRun) -> None:
         exec_id = uuid.uuid4().hex
         self._exec_id, self._waiter = exec_id, self._expect(exec_id)
-        message = {"op": "execute", "id": exec_id, "code": run.code}
+        message = {"op": "execute", "id": exec_id, "code": run.code, "allow_stdin": run.allow_stdin}
         try:
             await self._send({**message, "max_output_chars": run.max_output_chars})
         except SandboxDied as exc:
@@ -267,6 +274,14 @@ class SandboxRuntime(SessionRuntime):
         if self._run is not None:
             for name, count in (reply.get("dropped") or {}).items():
                 self._run.out.note_dropped(str(name), int(count))
+        return True
+
+    async def _answer_input(self, value: str) -> bool:
+        """To the Deno host, which writes it into the buffer the waiting cell reads."""
+        try:
+            await self._send({"op": "input", "value": value})
+        except SandboxDied:
+            return False
         return True
 
     async def _interrupt_cell(self, again: bool = False) -> None:
@@ -340,8 +355,15 @@ class SandboxRuntime(SessionRuntime):
             return
         if op == "event":
             # An output of the running cell (warm-up cells have no reader).
-            if self._run is not None and message.get("id") == self._exec_id:
-                self._run.out.handle(str(message.get("msg_type")), message.get("content") or {})
+            run = self._run
+            if run is None or message.get("id") != self._exec_id:
+                return
+            content = message.get("content") or {}
+            if message.get("msg_type") == "input_request":
+                run.waiting_for_input = True
+                run.out.input_request(str(content.get("prompt", "")), bool(content.get("password")))
+            else:
+                run.out.handle(str(message.get("msg_type")), content)
             return
         if op == "log":
             log.info("sandbox: %.500r", message.get("message"))

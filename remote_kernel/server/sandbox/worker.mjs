@@ -107,6 +107,29 @@ function guardNodefs(py) {
   };
 }
 
+/**
+ * input() for the shim: wait up to `ms` for the host's answer. Returns the answer
+ * (a string), its byte count when it was too long for the buffer (a number), or
+ * undefined when none came (yet). An interrupt wakes the wait and raises
+ * KeyboardInterrupt here.
+ */
+function inputReader(state, data) {
+  const decoder = new TextDecoder();
+  return (ms) => {
+    Atomics.wait(state, 0, 0, ms);
+    // Python checks the interrupt buffer only every so many ticks: a loop this
+    // slow would see it seconds late, so check it now (raises KeyboardInterrupt).
+    pyodide.checkInterrupt();
+    const got = Atomics.load(state, 0);
+    if (got === 0) return undefined;
+    const length = state[1];
+    // TextDecoder refuses views of a SharedArrayBuffer: copy the bytes out first.
+    const answer = got === 1 ? decoder.decode(data.slice(0, length)) : length;
+    Atomics.store(state, 0, 0);
+    return answer;
+  };
+}
+
 async function init(message) {
   started = performance.now();
   pyodide = await load(message.snapshot);
@@ -129,7 +152,8 @@ async function init(message) {
   const sleepMs = (ms) => Atomics.wait(wake, 0, 0, ms);
   // An output event of the running cell: to the host at once (live output).
   const emit = (line) => self.postMessage(line);
-  shim.setup(flushOutput, sleepMs, emit);
+  const readInput = inputReader(message.inputState, message.inputData);
+  shim.setup(flushOutput, sleepMs, emit, readInput, message.inputData.length, message.noStdin);
   self.postMessage(JSON.stringify({ op: "ready", load_ms: performance.now() - started }));
 }
 
@@ -138,11 +162,12 @@ async function execute(message) {
   startCell(message.id, message.max_output_chars ?? 0);
   try {
     const args = [message.id, message.code];
-    reply = shim.execute(...args, false);
+    const allowStdin = message.allow_stdin === true;
+    reply = shim.execute(...args, false, allowStdin);
     if (reply === ASYNC_CELL) {
       // A top-level `await`: run the cell again through callPromising, which lets
       // it suspend (JSPI); an interrupt then also cancels its task (shim.interrupt).
-      reply = await shim.execute.callPromising(...args, true);
+      reply = await shim.execute.callPromising(...args, true, allowStdin);
     }
   } catch (error) {
     // The shim catches user errors itself: this is a broken interpreter.
