@@ -149,6 +149,11 @@ class RemoteSession:
     def aclient(self) -> AsyncSessionPoolClient:
         return self._shell("_aclient", AsyncSessionPoolClient)  # type: ignore[no-any-return]
 
+    @property
+    def ready(self) -> bool:
+        """The async client exists: using it blocks on nothing (no pool to start)."""
+        return self._aclient is not None
+
     def _shell(self, attribute: str, cls: type[ClientMethods]) -> ClientMethods:
         """The client kept in ``attribute``, made on first use (the two shells alike)."""
         with self._lock:

@@ -141,8 +141,8 @@ class RemoteKernel(Kernel, PoolSettings):
     def _warm_up(self) -> RemoteSession:
         """Import the client, start the local pool if there is no endpoint (blocking).
 
-        Done off the event loop before every cell: cheap once done, and a
-        ``%aca_config pool_endpoint=`` change may have dropped the clients.
+        Done off the event loop before a cell whenever the clients are missing: at
+        first, and after a ``%aca_config pool_endpoint=`` change dropped them.
         """
         remote = self.remote
         _ = remote.aclient
@@ -165,7 +165,12 @@ class RemoteKernel(Kernel, PoolSettings):
             self.log.warning("Could not prepare the remote session: %s", exc)
 
     async def _remote_ready(self) -> RemoteSession:
+        """The session, its clients made off the loop when they are not there yet (a
+        thread hop costs every cell a few tenths of a millisecond when they are)."""
         self._warm_started = True
+        remote = self._remote
+        if remote is not None and remote.ready:
+            return remote
         return await asyncio.to_thread(self._warm_up)
 
     async def kernel_info_request(self, stream: Any, ident: Any, parent: Any) -> None:
