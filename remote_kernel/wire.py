@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 # -- execution status ---------------------------------------------------------------------
@@ -94,6 +95,12 @@ OUTPUT_EVENTS = frozenset(
     {"stream", "display_data", "update_display_data", "clear_output", "execute_result", "error"}
 )
 INPUT_REQUEST_EVENT = "input_request"
+
+
+def is_event_stream(status: int, headers: Mapping[str, str]) -> bool:
+    """The answer is a streamed execution's events (an error answer never is)."""
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return status < 400 and ctype.startswith(EVENT_STREAM)
 
 
 def parse_features(value: str | None) -> frozenset[str]:

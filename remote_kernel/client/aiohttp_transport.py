@@ -49,6 +49,8 @@ import aiohttp
 import httpx
 from yarl import URL
 
+from remote_kernel import wire
+
 CHUNK = 1 << 16
 
 #: Headers aiohttp must compute itself (from the body it actually sends).
@@ -216,12 +218,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
         timeout: httpx.Timeout,
+        on_events: Callable[[bytes], None] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         """The fast path for a small JSON request: (status, headers lower-cased, body bytes).
 
         Same pool, queueing, timeouts and error classes as an httpx request through
         this transport, without building httpx's Request/Response/URL objects (about
         half a millisecond of CPU per execution: more than aiohttp's whole request).
+        With ``on_events``, an event-stream answer goes to it chunk by chunk as it
+        arrives (the body returned is then empty): a streamed cell takes this path too.
         Uploads and downloads keep the httpx path, which streams.
         """
         session, slots = self._pool()
@@ -245,7 +250,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 request=None,
             )
             try:
-                body = await response.read()
+                if on_events is not None and wire.is_event_stream(
+                    response.status, response.headers
+                ):
+                    async for chunk in response.content.iter_any():
+                        on_events(chunk)
+                    body = b""
+                else:
+                    body = await response.read()
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 raise map_exception(exc, None) from exc
             finally:

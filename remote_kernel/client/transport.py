@@ -55,6 +55,16 @@ def timeout(req: Request, connect_timeout: float) -> httpx.Timeout:
     return httpx.Timeout(read, connect=connect_timeout, pool=read)
 
 
+def request_headers(req: Request, headers: dict[str, str]) -> dict[str, str]:
+    """The request's own headers, the client's (auth), and where a resumed stream goes on."""
+    resume = req.events.parser.last_event_id if req.events is not None else None
+    return {
+        **req.headers,
+        **headers,
+        **({"Last-Event-ID": str(resume)} if resume is not None else {}),
+    }
+
+
 def build(
     http: httpx.Client | httpx.AsyncClient,
     req: Request,
@@ -62,14 +72,9 @@ def build(
     connect_timeout: float,
 ) -> httpx.Request:
     """The httpx request for ``req``; its read timeout is the request's own (an execution's)."""
-    resume = req.events.parser.last_event_id if req.events is not None else None
     kwargs: dict[str, Any] = {
         "params": req.params,
-        "headers": {
-            **req.headers,
-            **headers,
-            **({"Last-Event-ID": str(resume)} if resume is not None else {}),
-        },
+        "headers": request_headers(req, headers),
         "timeout": timeout(req, connect_timeout),
     }
     if req.upload is not None:
@@ -123,31 +128,26 @@ def send_error(exc: httpx.HTTPError) -> SendError:
     return SendError("broken", reason)
 
 
-def is_event_stream(response: httpx.Response) -> bool:
-    ctype = response.headers.get("content-type", "")
-    return response.status_code < 400 and ctype.startswith(wire.EVENT_STREAM)
-
-
 class EventReceiver:
     """An event-stream answer: output events to the feed, the ``result`` event kept."""
 
-    def __init__(self, feed: EventFeed, response: httpx.Response) -> None:
+    def __init__(self, feed: EventFeed) -> None:
         self.feed = feed
-        self.response = response
         self.result: Any = None
-        feed.started = True
 
     def write(self, chunk: bytes) -> None:
+        self.feed.started = True
         for event in self.feed.parser.feed(chunk):
             if event.event == wire.RESULT_EVENT:
                 self.result = event.json()
             else:
                 self.feed.on_event(event)
 
-    def answer(self) -> Response | SendError:
+    def answer(self, status: int, headers: dict[str, str]) -> Response | SendError:
+        self.feed.started = True
         if self.result is None:
             return SendError("broken", "the event stream ended before the execution's result")
-        return Response(self.response.status_code, dict(self.response.headers), self.result)
+        return Response(status, headers, self.result)
 
 
 class Receiver:
@@ -220,13 +220,13 @@ class HTTPXTransport(_HTTPXOwner):
     def _events(self, request: httpx.Request, feed: EventFeed) -> Response | SendError:
         raw = self.http.send(request, stream=True)
         try:
-            if not is_event_stream(raw):
+            if not wire.is_event_stream(raw.status_code, raw.headers):
                 raw.read()
                 return decode(raw)
-            receiver = EventReceiver(feed, raw)
+            receiver = EventReceiver(feed)
             for chunk in raw.iter_bytes():
                 receiver.write(chunk)
-            return receiver.answer()
+            return receiver.answer(raw.status_code, dict(raw.headers))
         finally:
             raw.close()
 
@@ -267,13 +267,13 @@ class AsyncHTTPXTransport(_HTTPXOwner):
     async def _events(self, request: httpx.Request, feed: EventFeed) -> Response | SendError:
         raw = await self.http.send(request, stream=True)
         try:
-            if not is_event_stream(raw):
+            if not wire.is_event_stream(raw.status_code, raw.headers):
                 await raw.aread()
                 return decode(raw)
-            receiver = EventReceiver(feed, raw)
+            receiver = EventReceiver(feed)
             async for chunk in raw.aiter_bytes():
                 receiver.write(chunk)
-            return receiver.answer()
+            return receiver.answer(raw.status_code, dict(raw.headers))
         finally:
             await raw.aclose()
 
@@ -325,17 +325,19 @@ class AsyncAiohttpTransport(AsyncHTTPXTransport):
     async def send(self, req: Request, headers: dict[str, str]) -> Response | SendError:
         if self.wire is None or req.upload is not None or req.download is not None:
             return await super().send(req, headers)
-        if req.events is not None:  # an event stream: httpx over the same aiohttp pool
-            return await super().send(req, headers)
+        receiver = None if req.events is None else EventReceiver(req.events)
         try:
             status, answer_headers, content = await self.wire.fetch(
                 req.method,
                 self.base + req.path.lstrip("/"),
                 params=req.params,
-                headers={"User-Agent": USER_AGENT, **req.headers, **headers},
+                headers={"User-Agent": USER_AGENT, **request_headers(req, headers)},
                 json_body=req.json,
                 timeout=timeout(req, self.connect_timeout),
+                on_events=None if receiver is None else receiver.write,
             )
         except httpx.HTTPError as exc:
             return send_error(exc)
+        if receiver is not None and wire.is_event_stream(status, answer_headers):
+            return receiver.answer(status, answer_headers)
         return Response(status, answer_headers, parse(status, answer_headers, content))

@@ -128,4 +128,4 @@ def test_the_shared_vocabulary_imports_only_the_standard_library():
         if isinstance(n, (ast.Import, ast.ImportFrom))
         for a in (n.names if isinstance(n, ast.Import) else [n])
     }
-    assert imported <= {"__future__", "json", "re", "typing"}
+    assert imported <= {"__future__", "collections", "json", "re", "typing"}

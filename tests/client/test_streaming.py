@@ -5,6 +5,9 @@ against the real local pool (live handshake, resume after a cut, features learnt
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -143,6 +146,81 @@ def test_a_cut_stream_resumes_without_re_sending(local_pool: LocalPool, tmp_path
     posts = [s for s in cutter.sent if s[0] == "POST" and s[1] == "/executions"]
     resumes = [s for s in cutter.sent if s[0] == "GET" and s[1].startswith("/executions/")]
     assert len(posts) == 2 and len(resumes) == 1 and resumes[0][2] is not None
+    text = "".join(e.content["text"] for e in seen if e.kind == "stream")
+    assert text == "line 1\nline 2\n" == result.stdout
+    ids = [e.id for e in seen]
+    assert len(ids) == len(set(ids))
+
+
+class CuttingProxy:
+    """A TCP proxy to the pool that, once armed, breaks the connection whose answer
+    carries ``line 1`` right after forwarding it (what a dropped link does to the
+    async client's aiohttp wire, below any of our code)."""
+
+    def __init__(self, upstream: str, marker: Path) -> None:
+        host, port = upstream.removeprefix("http://").split(":")
+        self.upstream = (host, int(port))
+        self.marker = marker
+        self.armed = False
+        self.heads: list[bytes] = []
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            threading.Thread(target=self._up, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._down, args=(server, client), daemon=True).start()
+
+    def _up(self, src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := src.recv(65536):
+                self.heads.append(chunk.split(b"\r\n", 1)[0])
+                dst.sendall(chunk)
+
+    def _down(self, src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+                if self.armed and b"line 1" in chunk:
+                    self.armed = False
+                    self.marker.touch()  # the cell goes on; this connection does not
+                    for end in (src, dst):
+                        end.shutdown(socket.SHUT_RDWR)
+                    return
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def test_a_cut_stream_resumes_on_the_async_clients_wire(
+    local_pool: LocalPool, tmp_path: Path
+) -> None:
+    marker = tmp_path / "go"
+    proxy = CuttingProxy(local_pool.url, marker)
+    sid = new_identifier("acut")
+
+    async def scenario() -> tuple[Any, list[ExecutionEvent]]:
+        seen: list[ExecutionEvent] = []
+        async with AsyncSessionPoolClient(proxy.url, token=local_pool.token) as client:
+            await client.execute("1", session=sid)  # learns that this pool streams
+            proxy.armed = True
+            result = await client.execute(waits_for(marker), session=sid, on_event=seen.append)
+            await client.delete_session(sid)
+        return result, seen
+
+    try:
+        result, seen = asyncio.run(scenario())
+    finally:
+        proxy.close()
+    posts = [h for h in proxy.heads if h.startswith(b"POST /executions")]
+    resumes = [h for h in proxy.heads if h.startswith(b"GET /executions/")]
+    assert len(posts) == 2 and len(resumes) == 1  # never sent twice; resumed by GET
     text = "".join(e.content["text"] for e in seen if e.kind == "stream")
     assert text == "line 1\nline 2\n" == result.stdout
     ids = [e.id for e in seen]
