@@ -66,7 +66,6 @@ _VERSIONS = ", ".join(sorted(GEN1_API_VERSIONS | GEN2_API_VERSIONS))
 #: Routes anyone may read without the token: the API description holds no secret.
 _PUBLIC_PATHS = frozenset({"/openapi.json"})
 #: The extensions this pool speaks, on every answer (docs/protocol-extensions.md).
-FEATURES = ", ".join([wire.STREAM_FEATURE, wire.STDIN_FEATURE, wire.CANCEL_FEATURE])
 
 
 # -- request helpers ---------------------------------------------------------------------
@@ -577,9 +576,10 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 class PoolMiddleware:
     """Request ids on every answer, and the bearer-token check (constant time)."""
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, features: tuple[str, ...] = ()) -> None:
         self.app = app
         self._token = token.encode() if token else None
+        self._features = (wire.FEATURES_HEADER.encode(), ", ".join(features).encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -588,7 +588,7 @@ class PoolMiddleware:
         request_id = str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-ms-request-id", request_id.encode())
-        features = (wire.FEATURES_HEADER.encode(), FEATURES.encode())
+        features = self._features
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -654,8 +654,9 @@ def create_app(
     app.state.pool = pool
     app.state.max_upload_bytes = max_upload_bytes
     app.state.session_type = session_type
+    served = PoolMiddleware(app, token, session_types.FEATURES[session_type])
     if mcp_api_key:
         from remote_kernel.server.mcp import with_mcp
 
-        return with_mcp(PoolMiddleware(app, token), pool, mcp_api_key)
-    return PoolMiddleware(app, token)
+        return with_mcp(served, pool, mcp_api_key)
+    return served

@@ -21,7 +21,7 @@ from typing import Any
 from remote_kernel.server.api_errors import ApiError
 from remote_kernel.server.outputs import RunOutcome
 from remote_kernel.server.runtimes.shell import exit_code
-from remote_kernel.wire import strip_ansi
+from remote_kernel.wire import CANCEL_FEATURE, STDIN_FEATURE, STREAM_FEATURE, strip_ansi
 
 PYTHON = "python"
 JAVASCRIPT = "javascript"
@@ -33,6 +33,13 @@ _LANGUAGE = {PYTHON: "Python", JAVASCRIPT: "JavaScript"}
 #: The body field holding the source, per type.
 SOURCE_FIELD = {PYTHON: "code", JAVASCRIPT: "code", SHELL: "shellCommand"}
 EXIT_CODE = "exitCode"
+#: What ``x-remote-kernel-features`` names, per type: a shell command's stdin is
+#: ``/dev/null`` (as in Azure's Shell pools), so a shell pool takes no input.
+FEATURES = {
+    PYTHON: (STREAM_FEATURE, STDIN_FEATURE, CANCEL_FEATURE),
+    JAVASCRIPT: (STREAM_FEATURE, STDIN_FEATURE, CANCEL_FEATURE),
+    SHELL: (STREAM_FEATURE, CANCEL_FEATURE),
+}
 
 
 def source(session_type: str, body: dict[str, Any]) -> str:

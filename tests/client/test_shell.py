@@ -113,3 +113,10 @@ def test_exit_in_a_command_gives_its_code_and_a_new_shell(
         assert ended.exit_code == 7 and ended.stdout.startswith("bye\n")
         after = client.execute_shell('echo "[$GONE]"', session="shell-exit")
         assert (after.stdout, after.exit_code) == ("[]\n", 0)
+
+
+def test_a_shell_pool_names_no_stdin_feature(shell_pool: LocalPool) -> None:
+    """A command's stdin is /dev/null: its answers must not offer input to a client."""
+    with SessionPoolClient(shell_pool.url, api_version=SHELL_API, token=None) as client:
+        client.execute_shell("true", session="shell-features")
+        assert client.protocol.features == frozenset({"stream", "cancel"})
