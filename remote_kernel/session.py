@@ -241,14 +241,18 @@ class RemoteSession:
     def _probe_says_lost(self, session: str, result: ExecutionResult) -> bool:
         return result.stdout.strip() != self._markers.get(session)
 
-    def _after(self, session: str, result: ExecutionResult, lost: bool) -> str | None:
-        """Record a result; return marker code to run when the pool can't tell us."""
+    def _after(
+        self, session: str, result: ExecutionResult, lost: bool, announced: bool = False
+    ) -> str | None:
+        """Record a result; return marker code to run when the pool can't tell us.
+
+        ``announced``: the lost-state notice already went out live, before the output."""
         self._last_call[session] = time.monotonic()
         if result.session_created and session in self._used:
             lost = True
         self._used.add(session)
         notices = self.take_notices()
-        if lost:
+        if lost and not announced:
             notices.append(Notice(LOST_STATE, LOST_STATE_NOTICE.format(session=session)))
         result.notices[:0] = notices
         if result.session_created is None and (lost or session not in self._markers):
@@ -277,29 +281,38 @@ class RemoteSession:
         """
         session = self.session_id
         lost, shell = False, self.settings.pool_type == "shell"
-        if on_event is not None:  # live output follows: what is known now goes first
+        live = None if on_event is None else _LiveNotices(on_event, session)
+        if live is not None:  # live output follows: what is known now goes first
             for notice in self.take_notices():
-                on_event(ExecutionEvent(NOTICE_EVENT, {"kind": notice.kind, "text": notice.text}))
+                live.notice(notice)
         if self._needs_probe(session):
             probe = yield from self._run(protocol, self._probe_code(), session, 30, None)
             lost = self._probe_says_lost(session, probe)
+            if lost and live is not None:
+                live.lost()
         elif stdin and on_event is not None and protocol.features is None and not shell:
             # Only a pool whose answers name ``stdin`` is offered input(): learn that
             # (once per client) from a tiny run, or a first cell's input() would fail.
             yield from self._run(protocol, self._probe_code(), session, 30, None)
         self._sent.add(session)
         try:
-            if on_event is None or shell:
+            if live is None or shell:
                 run = self._run(protocol, code, session, timeout, execution_id)
             else:
+                had_state = session in self._used
                 run = protocol.execute_streamed(
-                    code, session, on_event, timeout=timeout, execution_id=execution_id, stdin=stdin
+                    code,
+                    session,
+                    live.outputs(had_state),
+                    timeout=timeout,
+                    execution_id=execution_id,
+                    stdin=stdin,
                 )
             result = yield from run
         except errors.RemoteKernelError as exc:
             self._on_error(session, exc)
             raise
-        marker = self._after(session, result, lost)
+        marker = self._after(session, result, lost, live is not None and live.said_lost)
         if marker:
             yield from self._run(protocol, marker, session, 30, None)
         return result
@@ -374,3 +387,32 @@ class RemoteSession:
         if self._client is not None:
             self._client.close()
         self._finish()
+
+
+class _LiveNotices:
+    """A live run's notices, sent before its output: the pending ones, and "your variables
+    are gone" the moment it is known (a probe, or the pool's ``session`` event)."""
+
+    def __init__(self, on_event: Callable[[ExecutionEvent], None], session: str) -> None:
+        self.on_event = on_event
+        self.session = session
+        self.said_lost = False
+
+    def notice(self, notice: Notice) -> None:
+        self.on_event(ExecutionEvent(NOTICE_EVENT, {"kind": notice.kind, "text": notice.text}))
+
+    def lost(self) -> None:
+        if not self.said_lost:
+            self.said_lost = True
+            self.notice(Notice(LOST_STATE, LOST_STATE_NOTICE.format(session=self.session)))
+
+    def outputs(self, had_state: bool) -> Callable[[ExecutionEvent], None]:
+        """The run's events to ``on_event``; the pool's ``session`` event is read here."""
+
+        def on_event(event: ExecutionEvent) -> None:
+            if event.kind != wire.SESSION_EVENT:
+                self.on_event(event)
+            elif had_state and event.content.get(wire.SESSION_CREATED):
+                self.lost()
+
+        return on_event

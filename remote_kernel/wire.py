@@ -95,6 +95,9 @@ OUTPUT_EVENTS = frozenset(
     {"stream", "display_data", "update_display_data", "clear_output", "execute_result", "error"}
 )
 INPUT_REQUEST_EVENT = "input_request"
+#: The first event when the request created its session: ``{"sessionCreated": true}``, so a
+#: client can say "your variables are gone" before the run's output, not after it.
+SESSION_EVENT = "session"
 
 
 def is_event_stream(status: int, headers: Mapping[str, str]) -> bool:

@@ -204,8 +204,9 @@ _EVENTS = {
     "schema": {"type": "string"},
     "description": "Extension (docs/protocol-extensions.md), when the request sends "
     "'Accept: text/event-stream': the execution's events as server-sent events, each with an "
-    "id (stream, display_data, update_display_data, clear_output, execute_result, error, "
-    "input_request; data: the Jupyter message content as JSON; gap: {dropped} when a resume "
+    "id (first 'session' {sessionCreated: true} when the request created the session; stream, "
+    "display_data, update_display_data, clear_output, execute_result, error, input_request; "
+    "data: the Jupyter message content as JSON; gap: {dropped} when a resume "
     "asks for events no longer held), ': heartbeat' comments, and last a 'result' event "
     "whose data is the application/json body.",
 }

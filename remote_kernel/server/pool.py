@@ -30,7 +30,7 @@ from pathlib import Path
 from remote_kernel import wire
 from remote_kernel.config import MAX_EXECUTION_TIMEOUT
 from remote_kernel.server.api_errors import ApiError
-from remote_kernel.server.outputs import OutputCollector, RunOutcome
+from remote_kernel.server.outputs import OutputCollector, OutputEvent, RunOutcome
 from remote_kernel.server.runtimes.base import RuntimeFactory, SessionRuntime
 from remote_kernel.server.streaming import EventLog
 
@@ -51,6 +51,14 @@ QUEUED, RUNNING, DONE = wire.NOT_STARTED, wire.RUNNING, "Done"
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _event_log(session_created: bool) -> EventLog:
+    """A streamed execution's log; a new session says so first (``wire.SESSION_EVENT``)."""
+    events = EventLog()
+    if session_created:
+        events.append(OutputEvent(wire.SESSION_EVENT, {wire.SESSION_CREATED: True}))
+    return events
 
 
 def _synthetic(ename: str, evalue: str, **flags: bool) -> RunOutcome:
@@ -394,7 +402,7 @@ class SessionPool:
             min(timeout, MAX_EXECUTION_TIMEOUT),
             max_output_chars,
             created,
-            events=EventLog() if stream else None,
+            events=_event_log(created) if stream else None,
             allow_stdin=stream and allow_stdin,
         )
         self._remember(session, execution)

@@ -88,6 +88,25 @@ def test_lost_session_warns_before_the_next_cell(
     pool_client.delete_session(session)
 
 
+def test_a_recycled_session_is_said_before_the_cells_output(
+    kernel_prefix: Path, local_pool: Any, pool_client: Any
+) -> None:
+    """No completion first: the cell itself finds the new session (the pool's ``session``
+    event), and the warning still comes before what the cell prints."""
+    session = "kernel-recycled-test"
+    env = pool_env(local_pool, ACA_SESSION_ID=session)
+    with running_kernel(kernel_prefix, env) as (_, kc):
+        execute(kc, "kept = 1")
+        pool_client.delete_session(session)
+        reply, outputs = execute(kc, "print('after'); kept")
+        texts = [(o["content"].get("name"), o["content"].get("text", "")) for o in outputs]
+        assert texts[0][0] == "stderr" and "gone" in texts[0][1]
+        assert texts[1] == ("stdout", "after\n")
+        assert reply["content"]["ename"] == "NameError"
+        assert sum("gone" in text for _, text in texts) == 1  # said once
+    pool_client.delete_session(session)
+
+
 def test_unreachable_pool_gives_one_clear_error(kernel_prefix: Path) -> None:
     env = pool_env(None, ACA_POOL_ENDPOINT="http://127.0.0.1:9", ACA_POOL_TOKEN="secret-token-1")
     with running_kernel(kernel_prefix, env) as (km, kc):

@@ -76,7 +76,21 @@ def test_the_result_event_is_the_plain_answer_byte_for_byte(api: Api, sid: str) 
     assert plain.headers["content-type"] == "application/json"
     assert final.data.encode() == plain.content
     assert final.json()["result"]["executionResult"] == 42
-    assert [e.event for e in events[:-1]] == ["stream", "execute_result"]
+    assert [e.event for e in events[:-1]] == ["session", "stream", "execute_result"]
+    assert events[0].json() == {"sessionCreated": True}
+
+
+def test_only_a_stream_that_created_its_session_begins_with_the_session_event(
+    api: Api, sid: str
+) -> None:
+    """So a client can say "your variables are gone" before the output, not after it."""
+    kinds = []
+    for _ in range(2):
+        with api.http.stream(
+            "POST", "/executions", params=_q(sid), json={"code": "print(1)"}, headers=SSE
+        ) as response:
+            kinds.append([e.event for e in events_of(response)])
+    assert kinds == [["session", "stream", "result"], ["stream", "result"]]
 
 
 def test_every_answer_names_the_features(api: Api, sid: str) -> None:
@@ -100,6 +114,7 @@ def test_display_updates_and_clears_stream_in_order(api: Api, sid: str) -> None:
         "POST", "/executions", params=_q(sid), json={"code": code}, headers=SSE
     ) as response:
         events = list(events_of(response))
+    assert events.pop(0).json() == {"sessionCreated": True}  # this request created it
     kinds = [e.event for e in events]
     assert kinds == [
         "display_data",
