@@ -50,8 +50,11 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cell(kc, code: str = "1+1") -> float:
+def run_cell(kc, code: str = "1+1", mark=lambda name: None) -> float:
+    """Seconds from the execute_request to its reply (after idle); ``mark("sent")`` and
+    ``mark("front")`` (idle received) let a caller timestamp both ends."""
     started = time.perf_counter()
+    mark("sent")
     msg_id = kc.execute(code)
     while True:
         msg = kc.get_iopub_msg(timeout=60)
@@ -61,6 +64,7 @@ def run_cell(kc, code: str = "1+1") -> float:
             and msg["content"]["execution_state"] == "idle"
         ):
             break
+    mark("front")
     reply = kc.get_shell_msg(timeout=60)
     assert reply["content"]["status"] == "ok", reply["content"]
     return time.perf_counter() - started

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import shutil
 import tempfile
@@ -45,6 +46,10 @@ DEFAULT_MAX_OUTPUT_CHARS = 1_000_000
 DEFAULT_TIMEOUT = MAX_EXECUTION_TIMEOUT
 #: Finished executions remembered per session for ``GET /executions/{id}``.
 _KEPT_EXECUTIONS = 16
+#: Interpreters that may boot at once (the rest queue): a boot is CPU-bound, so more at
+#: once only slows each, and a kernel gets 60 s to answer from its launch. Fifty sessions
+#: asked for together on 2 busy cores pushed one past that (500 SessionStartFailed).
+START_CONCURRENCY = max(2, os.cpu_count() or 2)
 
 QUEUED, RUNNING, DONE = wire.NOT_STARTED, wire.RUNNING, "Done"
 
@@ -149,6 +154,7 @@ class SessionPool:
         self._warm: deque[tuple[SessionRuntime, Path]] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._fill_task: asyncio.Task[None] | None = None
+        self._boots = asyncio.Semaphore(START_CONCURRENCY)
         self._started = self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -309,7 +315,8 @@ class SessionPool:
         directory = self._new_area()
         runtime = self.runtime_factory(self.root / "state")
         try:
-            await runtime.start(directory)
+            async with self._boots:
+                await runtime.start(directory)
         except BaseException as exc:
             await self._discard(runtime, directory)
             if isinstance(exc, Exception):
