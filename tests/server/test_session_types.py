@@ -63,3 +63,32 @@ def test_metadata_describes_the_javascript_runtime(js_pool: LocalPool) -> None:
     body = answer.json()
     assert body["runtimes"][0]["name"] == "deno" and body["runtimes"][0]["version"][0].isdigit()
     assert body["jupyterKernel"]["name"] == "deno" and body["preInstalledPackages"] == []
+
+
+def test_prompt_asks_the_streaming_caller_as_the_pool_says_it_can(js_pool: LocalPool) -> None:
+    """The pool names ``stdin``: JavaScript's ``prompt()`` reaches the caller as an
+    ``input_request`` event and the answer comes back through ``POST .../input``."""
+    from remote_kernel.client import SessionPoolClient
+
+    session = "js-prompt"
+    seen: list[str] = []
+    with SessionPoolClient(js_pool.url, token=js_pool.token, api_version=GEN2) as client:
+        client.execute("1", session=session)
+        assert client.protocol.features == frozenset({"stream", "stdin", "cancel"})
+
+        def on_event(event: object) -> None:
+            kind = getattr(event, "kind", "")
+            seen.append(kind)
+            if kind == "input_request":
+                client.answer_input("js-prompt-run", "bob", session=session)
+
+        result = client.execute(
+            'const name = prompt("who?"); console.log("hi " + name)',
+            session=session,
+            on_event=on_event,
+            execution_id="js-prompt-run",
+            timeout=30,
+        )
+        client.delete_session(session)
+    assert result.stdout == "hi bob\n" and result.error is None
+    assert seen[0] == "input_request"
