@@ -51,6 +51,11 @@ _KEPT_EXECUTIONS = 16
 #: asked for together on 2 busy cores pushed one past that (500 SessionStartFailed).
 START_CONCURRENCY = max(2, os.cpu_count() or 2)
 
+
+class _StartFailed(Exception):
+    """One start of an interpreter failed (its cause is the reason)."""
+
+
 QUEUED, RUNNING, DONE = wire.NOT_STARTED, wire.RUNNING, "Done"
 
 
@@ -310,6 +315,25 @@ class SessionPool:
         return directory
 
     async def _start_runtime(self) -> tuple[SessionRuntime, Path]:
+        """A started runtime in a new file area; a failed start is tried once more.
+
+        A start can fail for a moment's reason (a port another process took between
+        jupyter_client choosing it and the kernel binding it, a boot starved on busy
+        cores): the caller's request should not. A second failure is the answer.
+        """
+        try:
+            return await self._start_once()
+        except _StartFailed as failed:
+            log.warning("starting a session failed (%s); trying once more", failed.__cause__)
+        try:
+            return await self._start_once()
+        except _StartFailed as failed:
+            reason = failed.__cause__
+            raise ApiError(
+                500, "SessionStartFailed", f"Could not start the session's interpreter: {reason}"
+            ) from reason
+
+    async def _start_once(self) -> tuple[SessionRuntime, Path]:
         if self._closed:
             raise ApiError(503, "PoolShuttingDown", "The local pool is shutting down.")
         directory = self._new_area()
@@ -320,9 +344,7 @@ class SessionPool:
         except BaseException as exc:
             await self._discard(runtime, directory)
             if isinstance(exc, Exception):
-                raise ApiError(
-                    500, "SessionStartFailed", f"Could not start the session's interpreter: {exc}"
-                ) from exc
+                raise _StartFailed() from exc
             raise
         return runtime, directory
 
