@@ -253,7 +253,7 @@ class RemoteSession:
         self._used.add(session)
         notices = self.take_notices()
         if lost and not announced:
-            notices.append(Notice(LOST_STATE, LOST_STATE_NOTICE.format(session=session)))
+            notices.append(_lost_notice(session))
         result.notices[:0] = notices
         if result.session_created is None and (lost or session not in self._markers):
             self._markers[session] = secrets.token_hex(8)
@@ -290,7 +290,7 @@ class RemoteSession:
             lost = self._probe_says_lost(session, probe)
             if lost and live is not None:
                 live.lost()
-        elif stdin and on_event is not None and protocol.features is None and not shell:
+        elif stdin and live is not None and protocol.features is None and not shell:
             # Only a pool whose answers name ``stdin`` is offered input(): learn that
             # (once per client) from a tiny run, or a first cell's input() would fail.
             yield from self._run(protocol, self._probe_code(), session, 30, None)
@@ -389,6 +389,10 @@ class RemoteSession:
         self._finish()
 
 
+def _lost_notice(session: str) -> Notice:
+    return Notice(LOST_STATE, LOST_STATE_NOTICE.format(session=session))
+
+
 class _LiveNotices:
     """A live run's notices, sent before its output: the pending ones, and "your variables
     are gone" the moment it is known (a probe, or the pool's ``session`` event)."""
@@ -404,7 +408,7 @@ class _LiveNotices:
     def lost(self) -> None:
         if not self.said_lost:
             self.said_lost = True
-            self.notice(Notice(LOST_STATE, LOST_STATE_NOTICE.format(session=self.session)))
+            self.notice(_lost_notice(self.session))
 
     def outputs(self, had_state: bool) -> Callable[[ExecutionEvent], None]:
         """The run's events to ``on_event``; the pool's ``session`` event is read here."""

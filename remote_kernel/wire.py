@@ -100,10 +100,14 @@ INPUT_REQUEST_EVENT = "input_request"
 SESSION_EVENT = "session"
 
 
+def content_type(headers: Mapping[str, str]) -> str:
+    """The ``Content-Type`` of any header mapping (case-insensitive or not), or ''."""
+    return next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+
+
 def is_event_stream(status: int, headers: Mapping[str, str]) -> bool:
     """The answer is a streamed execution's events (an error answer never is)."""
-    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-    return status < 400 and ctype.startswith(EVENT_STREAM)
+    return status < 400 and content_type(headers).startswith(EVENT_STREAM)
 
 
 def parse_features(value: str | None) -> frozenset[str]:

@@ -95,7 +95,7 @@ def decode(response: httpx.Response) -> Response:
 
 def parse(status: int, headers: dict[str, str], content: bytes) -> Any:
     """JSON when it is JSON, text for errors and text types, bytes otherwise."""
-    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    ctype = wire.content_type(headers)
     if "json" in ctype or content[:1] in (b"{", b"["):
         try:
             return json.loads(content)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from remote_kernel import variables
+from remote_kernel import variables, wire
 from remote_kernel.client.models import ExecutionEvent, ExecutionResult
 from remote_kernel.commands.hints import add_local_file_hint
 from remote_kernel.commands.parsing import check_timeout
@@ -106,7 +106,7 @@ class LiveOutputs:
         if event.kind == NOTICE_EVENT:  # the session's, before the run's output
             sink.stream("stderr", str(content.get("text", "")))
             return
-        if event.kind == "input_request":
+        if event.kind == wire.INPUT_REQUEST_EVENT:
             self._ask(content)
             return
         if event.kind == "stream":

@@ -65,7 +65,6 @@ ASYNC_GRACE = 0.5
 _VERSIONS = ", ".join(sorted(GEN1_API_VERSIONS | GEN2_API_VERSIONS))
 #: Routes anyone may read without the token: the API description holds no secret.
 _PUBLIC_PATHS = frozenset({"/openapi.json"})
-#: The extensions this pool speaks, on every answer (docs/protocol-extensions.md).
 
 
 # -- request helpers ---------------------------------------------------------------------
@@ -574,9 +573,10 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 class PoolMiddleware:
-    """Request ids on every answer, and the bearer-token check (constant time)."""
+    """Request ids and the extensions this pool speaks (``features``: see
+    docs/protocol-extensions.md) on every answer, and the bearer-token check (constant time)."""
 
-    def __init__(self, app: ASGIApp, token: str | None, features: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, features: tuple[str, ...]) -> None:
         self.app = app
         self._token = token.encode() if token else None
         self._features = (wire.FEATURES_HEADER.encode(), ", ".join(features).encode())

@@ -27,9 +27,10 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from remote_kernel.config import TOKEN_ENV
 from remote_kernel.errors import ConfigurationError
@@ -71,8 +72,14 @@ class CellRun:
     state_lost_before: bool = False
     #: ``input()`` may ask the caller (a streamed request): input_request events.
     allow_stdin: bool = False
-    #: The cell waits for an answer to ``input()`` (set by the runtime).
+    #: The cell waits for an answer to ``input()`` (set by :meth:`ask_input`).
     waiting_for_input: bool = False
+
+    def ask_input(self, request: Mapping[str, Any]) -> None:
+        """The cell waits in ``input()``: the interpreter's request (``prompt``,
+        ``password``) goes to the live reader, and an answer is now expected."""
+        self.waiting_for_input = True
+        self.out.input_request(str(request.get("prompt", "")), bool(request.get("password")))
 
     @property
     def deadline(self) -> float:

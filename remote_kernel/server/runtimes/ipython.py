@@ -297,10 +297,8 @@ class JupyterKernelRuntime(SessionRuntime):
             msg = await channel.get_msg()
             if msg["parent_header"].get("msg_id") != self._msg_id:
                 continue
-            content = msg["content"]
             await self._take_ready_outputs()
-            run.waiting_for_input = True
-            run.out.input_request(str(content.get("prompt", "")), bool(content.get("password")))
+            run.ask_input(msg["content"])
 
     async def _take_ready_outputs(self) -> None:
         """IOPub messages already here: the kernel flushed what the cell printed before

@@ -36,6 +36,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from remote_kernel import wire
 from remote_kernel.errors import ConfigurationError
 from remote_kernel.server.runtimes.base import (
     NO_STDIN,
@@ -359,9 +360,8 @@ class SandboxRuntime(SessionRuntime):
             if run is None or message.get("id") != self._exec_id:
                 return
             content = message.get("content") or {}
-            if message.get("msg_type") == "input_request":
-                run.waiting_for_input = True
-                run.out.input_request(str(content.get("prompt", "")), bool(content.get("password")))
+            if message.get("msg_type") == wire.INPUT_REQUEST_EVENT:
+                run.ask_input(content)
             else:
                 run.out.handle(str(message.get("msg_type")), content)
             return
