@@ -147,6 +147,29 @@ def kinds(outputs: list[dict[str, Any]]) -> list[str]:
     return [m["msg_type"] for m in outputs]
 
 
+def as_shown(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The outputs as a front-end shows them: consecutive stream messages of one name
+    merged, as JupyterLab's output area does.
+
+    One ``print`` may arrive as two stream messages, from a stock kernel too:
+    ipykernel flushes a stream 0.2 s after a write, and a flush timer left from an
+    earlier cell can fire between ``print``'s two writes (seen under CI load).
+    """
+    shown: list[dict[str, Any]] = []
+    for msg in outputs:
+        last = shown[-1] if shown else None
+        if (
+            last is not None
+            and msg["msg_type"] == last["msg_type"] == "stream"
+            and msg["content"]["name"] == last["content"]["name"]
+        ):
+            text = last["content"]["text"] + msg["content"]["text"]
+            shown[-1] = {**last, "content": {**last["content"], "text": text}}
+        else:
+            shown.append(msg)
+    return shown
+
+
 def stream_text(outputs: list[dict[str, Any]], name: str = "stdout") -> str:
     return "".join(
         m["content"]["text"]

@@ -8,7 +8,7 @@ import time
 
 from jupyter_client import BlockingKernelClient
 
-from .conftest import execute, kinds, stream_text
+from .conftest import as_shown, execute, kinds, stream_text
 
 
 def test_kernel_info(kernel: BlockingKernelClient) -> None:
@@ -54,6 +54,7 @@ def test_outputs_arrive_in_order_with_their_types(kernel: BlockingKernelClient) 
         "'four'"
     )
     reply, outputs = execute(kernel, code)
+    outputs = as_shown(outputs)
     assert reply["content"]["status"] == "ok"
     assert kinds(outputs) == ["stream", "display_data", "stream", "execute_result"]
     assert outputs[0]["content"] == {"name": "stdout", "text": "one\n"}
@@ -72,6 +73,7 @@ def test_image_result_has_a_png_bundle(kernel: BlockingKernelClient) -> None:
 
 def test_failing_cell_sends_exactly_one_error(kernel: BlockingKernelClient) -> None:
     reply, outputs = execute(kernel, "print('before')\n1 / 0")
+    outputs = as_shown(outputs)
     assert kinds(outputs) == ["stream", "error"]
     assert stream_text(outputs) == "before\n"
     error = outputs[1]["content"]

@@ -302,6 +302,19 @@ async def test_errors_are_outputs_and_keep_the_state(shared, lang) -> None:
     assert lang.value(await run(runtime, lang.get_kept)) == lang.kept_value
 
 
+async def test_the_error_comes_after_what_the_cell_printed_every_time(shared, lang) -> None:
+    """An error ends a cell: what it printed before goes first, in the outputs and
+    live, however the interpreter times its messages (Deno once sent its ``console``
+    output after the error in 1 run of 10)."""
+    runtime, _ = shared
+    for _ in range(30):
+        events: list[OutputEvent] = []
+        outcome = await run(runtime, lang.failing, sink=events.append)
+        assert [o["output_type"] for o in outcome.outputs] == ["stream", "error"]
+        assert [e.msg_type for e in events] == ["stream", "error"]
+        assert outcome.stdout == "partial\n"
+
+
 async def test_the_sink_gets_each_output_as_it_happens(shared, lang) -> None:
     runtime, workdir = shared
     events: list[OutputEvent] = []
