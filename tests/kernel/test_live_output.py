@@ -12,7 +12,7 @@ from typing import Any
 
 from jupyter_client import BlockingKernelClient
 
-from .conftest import CELL_TIMEOUT, collect, execute, stream_text
+from .conftest import CELL_TIMEOUT, as_shown, collect, execute, stream_text
 
 
 def waits_for(marker: Path) -> str:
@@ -93,6 +93,7 @@ def test_display_updates_and_clears_arrive_in_order(kernel: BlockingKernelClient
 
 def test_an_error_after_live_output_is_sent_once(kernel: BlockingKernelClient) -> None:
     reply, messages = execute(kernel, "print('before')\n1/0")
+    messages = as_shown(messages)
     assert reply["content"]["status"] == "error"
     assert [m["msg_type"] for m in messages] == ["stream", "error"]
     assert messages[1]["content"]["ename"] == "ZeroDivisionError"

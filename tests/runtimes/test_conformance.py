@@ -14,6 +14,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 import pytest
@@ -311,7 +312,8 @@ async def test_the_error_comes_after_what_the_cell_printed_every_time(shared, la
         events: list[OutputEvent] = []
         outcome = await run(runtime, lang.failing, sink=events.append)
         assert [o["output_type"] for o in outcome.outputs] == ["stream", "error"]
-        assert [e.msg_type for e in events] == ["stream", "error"]
+        # One print may come as two chunks (ipykernel's flush timer): front-ends join them.
+        assert [kind for kind, _ in groupby(e.msg_type for e in events)] == ["stream", "error"]
         assert outcome.stdout == "partial\n"
 
 
