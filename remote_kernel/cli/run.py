@@ -297,7 +297,37 @@ class Progress:
 def _write(nb: Any, output: Path) -> None:
     import nbformat
 
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = merged_streams(cell.outputs)
     nbformat.write(nb, str(output))
+
+
+def merged_streams(outputs: list[Any]) -> list[Any]:
+    """Consecutive stream outputs of one name as one, as JupyterLab saves them.
+
+    A live cell's output comes in chunks (one per flush), so a loop printing for a
+    minute would otherwise be saved as dozens of outputs, and the same notebook run
+    twice would differ in how its text is cut. Only neighbours merge: stdout
+    printed around a plot stays on its side of it. (nbclient's ``coalesce_streams``
+    merges across displays and errors, so it is not used.)
+    """
+    merged: list[Any] = []
+    for output in outputs:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and output.get("output_type") == last.get("output_type") == "stream"
+            and output.get("name") == last.get("name")
+        ):
+            last["text"] = _text(last["text"]) + _text(output["text"])
+        else:
+            merged.append(output)
+    return merged
+
+
+def _text(text: str | list[str]) -> str:
+    return text if isinstance(text, str) else "".join(text)
 
 
 def _execute(nb: Any, notebook: Path, args: argparse.Namespace, manager: Any) -> str | None:

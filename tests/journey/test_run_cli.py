@@ -84,6 +84,33 @@ def test_default_output_is_next_to_the_input(env: dict, tmp_path: Path) -> None:
     assert nb.cells[0].outputs[0]["data"]["text/plain"] == "42"
 
 
+def test_live_chunks_are_saved_as_one_output_per_run_of_a_stream(env: dict, tmp_path: Path) -> None:
+    """Output streamed in pieces is saved as JupyterLab saves it: neighbours of one
+    stream merged, nothing moved across a display."""
+    code = (
+        "import sys, time\n"
+        "from IPython.display import HTML, display\n"
+        "for word in 'abc':\n"
+        "    print(word, flush=True)\n"
+        "    time.sleep(0.4)\n"
+        "display(HTML('<i>plot</i>'))\n"
+        "print('d')\n"
+        "print('e', file=sys.stderr)"
+    )
+    notebook = write_notebook(tmp_path / "live.ipynb", new_code_cell(code))
+    out = tmp_path / "live-out.ipynb"
+    proc = run_cli(["run", str(notebook), "-o", str(out)], env)
+    assert proc.returncode == 0, proc.stderr
+    outputs = nbformat.read(out, as_version=4).cells[0].outputs
+    shown = [(o.output_type, o.get("name"), o.get("text")) for o in outputs]
+    assert shown == [
+        ("stream", "stdout", "a\nb\nc\n"),
+        ("display_data", None, None),
+        ("stream", "stdout", "d\n"),
+        ("stream", "stderr", "e\n"),
+    ]
+
+
 def test_raises_exception_tag_lets_the_run_continue(env: dict, tmp_path: Path) -> None:
     expected = new_code_cell("raise ValueError('expected')")
     expected.metadata["tags"] = ["raises-exception"]
