@@ -22,7 +22,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
@@ -51,6 +51,9 @@ from remote_kernel.server.pool import (
     SessionPool,
 )
 from remote_kernel.server.versions import shape_for
+
+if TYPE_CHECKING:
+    from remote_kernel.server.mcp_tools import ToolRuntimes
 
 log = logging.getLogger(__name__)
 
@@ -629,11 +632,13 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     mcp_api_key: str | None = None,
     session_type: str = session_types.PYTHON,
+    mcp_runtimes: ToolRuntimes | None = None,
 ) -> ASGIApp:
     """The ASGI app serving ``pool``; its lifespan starts and closes the pool.
 
     ``mcp_api_key`` also serves the pool's MCP server at ``/mcp`` (its own key, in
-    ``x-ms-apikey``, as on Azure; see :mod:`remote_kernel.server.mcp`).
+    ``x-ms-apikey``, as on Azure; see :mod:`remote_kernel.server.mcp`), its tools
+    running where ``mcp_runtimes`` says (default: a Python pool's).
     ``session_type`` (python, javascript, shell) decides which request bodies it takes.
     """
 
@@ -658,5 +663,5 @@ def create_app(
     if mcp_api_key:
         from remote_kernel.server.mcp import with_mcp
 
-        return with_mcp(served, pool, mcp_api_key)
+        return with_mcp(served, pool, mcp_api_key, mcp_runtimes)
     return served

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -29,6 +29,9 @@ from remote_kernel.server.app import DEFAULT_MAX_UPLOAD_BYTES, create_app
 from remote_kernel.server.pool import DEFAULT_COOLDOWN, DEFAULT_MAX_SESSIONS, SessionPool
 from remote_kernel.server.runtimes import DEFAULT_RUNTIME, RuntimeFactory, runtime_entry
 from remote_kernel.server.runtimes import runtime_factory as runtime_factory_named
+
+if TYPE_CHECKING:
+    from remote_kernel.server.mcp_tools import ToolRuntimes
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +152,13 @@ class LocalPool:
             sock.close()
 
 
+def _mcp_runtimes(runtime: str, mnt_data: bool) -> ToolRuntimes:
+    """Where the MCP tools run on a pool of ``runtime`` (loaded only with ``--mcp``)."""
+    from remote_kernel.server.mcp_tools import tool_runtimes
+
+    return tool_runtimes(runtime_entry(runtime), mnt_data=mnt_data)
+
+
 def start_local_pool(
     *,
     host: str = "127.0.0.1",
@@ -205,6 +215,7 @@ def start_local_pool(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         mcp_api_key=mcp_api_key,
         session_type=session_type or runtime_entry(name).session_type,
+        mcp_runtimes=_mcp_runtimes(name, mnt_data) if mcp_api_key else None,
     )
     sock = _listen(host, port)
     config = uvicorn.Config(

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from remote_kernel.server import mcp_protocol as proto
-from remote_kernel.server.mcp_tools import Environments
+from remote_kernel.server.mcp_tools import Environments, ToolRuntimes
 from remote_kernel.server.pool import SessionPool
 
 log = logging.getLogger(__name__)
@@ -37,11 +37,13 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 class McpEndpoint:
     """The ASGI app answering ``/mcp`` for one pool."""
 
-    def __init__(self, pool: SessionPool, api_key: str) -> None:
+    def __init__(
+        self, pool: SessionPool, api_key: str, runtimes: ToolRuntimes | None = None
+    ) -> None:
         if not api_key:
             raise ValueError("the MCP endpoint needs a non-empty API key")
         self._key = api_key.encode()
-        self.environments = Environments(pool)
+        self.environments = Environments(pool, runtimes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -151,6 +153,9 @@ class WithMcp:
             await self.pool_app(scope, receive, send)
 
 
-def with_mcp(pool_app: ASGIApp, pool: SessionPool, api_key: str) -> ASGIApp:
-    """``pool_app`` plus the MCP endpoint at ``/mcp``, authenticated with ``api_key``."""
-    return WithMcp(pool_app, McpEndpoint(pool, api_key))
+def with_mcp(
+    pool_app: ASGIApp, pool: SessionPool, api_key: str, runtimes: ToolRuntimes | None = None
+) -> ASGIApp:
+    """``pool_app`` plus the MCP endpoint at ``/mcp``, authenticated with ``api_key``;
+    ``runtimes``: where its tools run (default: a Python pool's)."""
+    return WithMcp(pool_app, McpEndpoint(pool, api_key, runtimes))

@@ -1,26 +1,35 @@
 """The MCP tools, run in the local pool's sessions: one environment is one session.
 
 ``launchShell`` hands out a fresh session identifier and remembers it; the session
-itself starts on the first command, as Azure allocates it lazily. Python code runs
-like any execution of the REST API (:meth:`SessionPool.submit`). Shell commands run
-through the same session's Python interpreter, which starts them with
-:mod:`subprocess` in its working directory (``/mnt/data``): the pool has no shell
-runtime yet. :func:`shell_program` is the one place that knows this, so a real
-shell runtime can take its place without touching the protocol or the transport.
+itself starts on the first command, as Azure allocates it lazily. Azure offers all
+three tools whatever the pool's container type, and one environment is one
+container: files written by a shell command are there for Python and back. Here a
+tool the pool's own sessions run goes through the pool like any REST execution
+(:meth:`SessionPool.submit`); the other runs in a runtime of its kind beside the
+session, in the same file area (:meth:`SessionPool.run_beside`): a bash next to a
+Python pool's kernel, an IPython kernel next to a shell pool's bash. Both keep their
+state between calls. A sandboxed (Pyodide) pool starts no local processes, so its
+environments run no shell commands.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import shlex
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from remote_kernel.config import MAX_EXECUTION_TIMEOUT
+from remote_kernel.errors import ConfigurationError
 from remote_kernel.identifiers import new_identifier
 from remote_kernel.server import mcp_protocol as proto
+from remote_kernel.server import session_types
 from remote_kernel.server.api_errors import ApiError
-from remote_kernel.server.pool import DEFAULT_MAX_OUTPUT_CHARS, Execution, SessionPool
+from remote_kernel.server.outputs import RunOutcome
+from remote_kernel.server.pool import DEFAULT_MAX_OUTPUT_CHARS, SessionPool
+from remote_kernel.server.runtimes import RuntimeEntry, RuntimeFactory, runtime_factory
+from remote_kernel.server.runtimes.shell import exit_code
 from remote_kernel.server.shapes import error_text, result_value
 from remote_kernel.wire import strip_ansi
 
@@ -28,90 +37,72 @@ log = logging.getLogger(__name__)
 
 #: Environments remembered (oldest forgotten first); each costs a few bytes until used.
 MAX_ENVIRONMENTS = 10_000
-#: A shell command is stopped (its whole process group) after this many seconds.
+#: A shell command is stopped (what it started too) after this many seconds.
 SHELL_TIMEOUT = MAX_EXECUTION_TIMEOUT - 20
-#: Characters kept per stream of a shell command.
-SHELL_MAX_CHARS = DEFAULT_MAX_OUTPUT_CHARS
-_MARK = "@@remote-kernel-mcp-shell-result@@"
-
-#: Runs in the session's interpreter, in a namespace of its own (the user's variables
-#: stay untouched). A new process group, so a timeout also stops what the command started.
-_SHELL_RUNNER = r"""
-import json, os, signal, subprocess
-
-def _main(spec):
-    argv = spec["argv"]
-    try:
-        proc = subprocess.Popen(
-            argv if argv is not None else spec["command"], shell=argv is None,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        code = 126 if isinstance(exc, PermissionError) else 127
-        return {"stdout": "", "stderr": f"{exc}\n", "exitCode": code, "timedOut": False}
-    timed_out = False
-    try:
-        out, err = proc.communicate(timeout=spec["timeout"])
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        out, err = proc.communicate()
-        err += f"\nThe command was stopped after {spec['timeout']:g} s.\n".encode()
-
-    def cut(data):
-        text = data.decode("utf-8", "replace")
-        if len(text) <= spec["limit"]:
-            return text
-        return text[: spec["limit"]] + f"\n[output truncated at {spec['limit']} characters]\n"
-
-    code = 124 if timed_out else proc.returncode
-    return {"stdout": cut(out), "stderr": cut(err), "exitCode": code, "timedOut": timed_out}
-
-print(MARK + json.dumps(_main(json.loads(SPEC)), ensure_ascii=False))
-"""
+#: Characters kept per stream of a tool's run (the REST API's default).
+MAX_CHARS = DEFAULT_MAX_OUTPUT_CHARS
+#: A tool the pool's own sessions run (see :class:`ToolRuntimes`).
+IN_SESSION = ""
+NO_SHELL = (
+    "This pool is sandboxed (Pyodide): its environments run Python only, no shell commands. "
+    "Serve a pool without --runtime pyodide for runShellCommandInRemoteEnvironment."
+)
 
 
-def shell_program(call: proto.ToolCall, *, timeout: float = SHELL_TIMEOUT) -> str:
-    """Python source that runs the shell command of ``call`` and prints its result line."""
-    spec = json.dumps(
-        {
-            "argv": list(call.exec_args) if call.exec_args is not None else None,
-            "command": call.shell_command,
-            "timeout": timeout,
-            "limit": SHELL_MAX_CHARS,
-        }
-    )
-    scope = {"SPEC": spec, "MARK": _MARK, "__name__": "__mcp_shell__"}
-    return (
-        f"__import__('builtins').exec(__import__('builtins').compile("
-        f"{_SHELL_RUNNER!r}, '<mcp shell command>', 'exec'), {scope!r})"
-    )
+@dataclass(frozen=True)
+class ToolRuntimes:
+    """Where each tool runs: :data:`IN_SESSION` (the pool's own sessions), the name of
+    a runtime started beside the session, or ``None`` (refused)."""
+
+    python: str = IN_SESSION
+    shell: str | None = "shell"
+    #: As the pool's sessions: a private ``/mnt/data`` for the runtimes beside them too.
+    mnt_data: bool = True
 
 
-def shell_result(stdout: str) -> dict[str, Any] | None:
-    """The command's ``{stdout, stderr, exitCode, timedOut}`` from the runner's output,
-    or None if the runner printed no result line."""
-    # split("\n"), not splitlines(): the output may hold \x1c-\x1e or \u2028 inside a line.
-    lines = [line for line in stdout.split("\n") if line.startswith(_MARK)]
-    if not lines:
-        return None
-    try:
-        result = json.loads(lines[-1][len(_MARK) :])
-    except ValueError:
-        return None
-    return result if isinstance(result, dict) else None
+def tool_runtimes(entry: RuntimeEntry, *, mnt_data: bool = True) -> ToolRuntimes:
+    """The tools' runtimes for a pool whose sessions run ``entry``."""
+    if entry.session_type == session_types.SHELL:
+        return ToolRuntimes(python="python", shell=IN_SESSION, mnt_data=mnt_data)
+    python = IN_SESSION if entry.session_type == session_types.PYTHON else "python"
+    return ToolRuntimes(python, None if entry.sandboxed else "shell", mnt_data)
+
+
+def shell_source(call: proto.ToolCall) -> str:
+    """The bash source of a shell tool call. ``execCommandAndArgs`` runs its program
+    with exactly those arguments (quoted, and past any shell function of that name)."""
+    if call.exec_args is not None:
+        return "command -- " + shlex.join(call.exec_args)
+    assert call.shell_command is not None
+    return call.shell_command
+
+
+def shell_answer(outcome: RunOutcome, timeout: float) -> dict[str, Any]:
+    """``{stdout, stderr, exitCode, timedOut}`` of a finished shell command."""
+    streams = {"stdout": "", "stderr": ""}
+    for out in outcome.outputs:  # the streams with the runtime's truncation notices
+        if out.get("output_type") == "stream" and out.get("name") in streams:
+            streams[out["name"]] += out.get("text", "")
+    if outcome.timed_out:
+        streams["stderr"] += f"\nThe command was stopped after {timeout:g} s.\n"
+    return {**streams, "exitCode": exit_code(outcome), "timedOut": outcome.timed_out}
 
 
 class Environments:
     """The environments handed out by ``launchShell`` and the tools that run in them."""
 
-    def __init__(self, pool: SessionPool) -> None:
+    def __init__(
+        self,
+        pool: SessionPool,
+        runtimes: ToolRuntimes | None = None,
+        *,
+        shell_timeout: float = SHELL_TIMEOUT,
+    ) -> None:
         self.pool = pool
+        self.runtimes = runtimes or ToolRuntimes()
+        self.shell_timeout = shell_timeout
         self._issued: OrderedDict[str, None] = OrderedDict()
+        self._factories: dict[str, RuntimeFactory] = {}
 
     async def call(self, call: proto.ToolCall) -> dict[str, Any]:
         """The ``tools/call`` result; failures of the command or the session are tool errors."""
@@ -124,10 +115,12 @@ class Environments:
                 "use the environmentId it returns."
             )
         self._issued.move_to_end(call.environment_id)
-        if call.name == proto.RUN_PYTHON:
-            assert call.python_code is not None
-            return await self._python(call.environment_id, call.python_code)
-        return await self._shell(call)
+        try:
+            if call.name == proto.RUN_PYTHON:
+                return await self._python(call.environment_id, call)
+            return await self._shell(call.environment_id, call)
+        except ApiError as exc:  # the session could not start, the pool is full...
+            return proto.tool_failure(exc.message)
 
     def launch(self) -> dict[str, Any]:
         environment_id = new_identifier("mcp")
@@ -136,25 +129,11 @@ class Environments:
             self._issued.popitem(last=False)
         return proto.tool_result({"environmentId": environment_id}, is_error=False)
 
-    async def _run(self, environment_id: str, code: str, max_chars: int) -> Execution:
-        """Run ``code`` in the environment's session (created if needed) and wait for it.
-
-        Only the pool's public interface: whatever runtime the session has runs it.
-        """
-        execution = await self.pool.submit(
-            environment_id, code, timeout=MAX_EXECUTION_TIMEOUT, max_output_chars=max_chars
+    async def _python(self, environment_id: str, call: proto.ToolCall) -> dict[str, Any]:
+        assert call.python_code is not None
+        outcome = await self._run(
+            environment_id, self.runtimes.python, call.python_code, MAX_EXECUTION_TIMEOUT
         )
-        await execution.done.wait()
-        assert execution.outcome is not None
-        return execution
-
-    async def _python(self, environment_id: str, code: str) -> dict[str, Any]:
-        try:
-            execution = await self._run(environment_id, code, DEFAULT_MAX_OUTPUT_CHARS)
-        except ApiError as exc:
-            return proto.tool_failure(exc.message)
-        outcome = execution.outcome
-        assert outcome is not None
         structured = {
             "environmentId": environment_id,
             "stdout": strip_ansi(outcome.stdout),
@@ -164,20 +143,41 @@ class Environments:
         failed = bool(outcome.error or outcome.timed_out or outcome.cancelled)
         return proto.tool_result(structured, is_error=failed)
 
-    async def _shell(self, call: proto.ToolCall) -> dict[str, Any]:
-        assert call.environment_id is not None
-        # The result line carries both streams JSON-escaped: room for the worst case.
-        try:
-            execution = await self._run(
-                call.environment_id, shell_program(call), 16 * SHELL_MAX_CHARS
+    async def _shell(self, environment_id: str, call: proto.ToolCall) -> dict[str, Any]:
+        if self.runtimes.shell is None:
+            return proto.tool_failure(NO_SHELL)
+        outcome = await self._run(
+            environment_id, self.runtimes.shell, shell_source(call), self.shell_timeout
+        )
+        answer = shell_answer(outcome, self.shell_timeout)
+        structured = {"environmentId": environment_id, **answer}
+        return proto.tool_result(structured, is_error=answer["exitCode"] != 0)
+
+    async def _run(self, environment_id: str, where: str, code: str, timeout: float) -> RunOutcome:
+        """Run ``code`` in the environment's session (created if needed), or beside it
+        in the runtime called ``where``, and wait for it."""
+        if where == IN_SESSION:
+            execution = await self.pool.submit(
+                environment_id, code, timeout=timeout, max_output_chars=MAX_CHARS
             )
-        except ApiError as exc:
-            return proto.tool_failure(exc.message)
-        outcome = execution.outcome
-        assert outcome is not None
-        result = None if outcome.error else shell_result(outcome.stdout)
-        if result is None:
-            detail = error_text(outcome).strip() or "no result"
-            return proto.tool_failure(f"The environment could not run the command: {detail}")
-        structured = {"environmentId": call.environment_id, **result}
-        return proto.tool_result(structured, is_error=result.get("exitCode") != 0)
+            await execution.done.wait()
+            assert execution.outcome is not None
+            return execution.outcome
+        return await self.pool.run_beside(
+            environment_id,
+            where,
+            self._factory(where),
+            code,
+            timeout=timeout,
+            max_output_chars=MAX_CHARS,
+        )
+
+    def _factory(self, name: str) -> RuntimeFactory:
+        factory = self._factories.get(name)
+        if factory is None:
+            try:
+                factory = runtime_factory(name, mnt_data=self.runtimes.mnt_data)
+            except ConfigurationError as exc:  # no bash on this machine, say
+                raise ApiError(500, "RuntimeUnavailable", str(exc)) from exc
+            self._factories[name] = factory
+        return factory

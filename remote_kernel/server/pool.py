@@ -123,6 +123,8 @@ class Session:
     #: Executions queued or running plus file transfers in flight: never reaped while > 0.
     busy: int = 0
     closed: bool = False
+    #: Runtimes of other kinds in the same file area, by name (see :meth:`SessionPool.run_beside`).
+    companions: dict[str, SessionRuntime] = field(default_factory=dict)
 
     def touch(self) -> None:
         self.last_accessed_at, self.last_used = _now(), time.monotonic()
@@ -280,15 +282,22 @@ class SessionPool:
             del self._sessions[session.identifier]
 
     async def _destroy(self, session: Session) -> None:
-        """Forget the session, stop its runtime, remove its files."""
+        """Forget the session, stop its runtimes, remove its files."""
         self._detach(session)
+        companions = list(session.companions.values())
+        session.companions.clear()
+        await asyncio.gather(*(self._stop(rt) for rt in companions))
         await self._discard(session.runtime, session.directory)
 
-    async def _discard(self, runtime: SessionRuntime, directory: Path) -> None:
+    @staticmethod
+    async def _stop(runtime: SessionRuntime) -> None:
         try:
             await runtime.shutdown()
-        except Exception:  # a runtime that fails to stop must not keep its files around
+        except Exception:  # one runtime that fails to stop must not keep the others
             log.exception("stopping a session runtime failed")
+
+    async def _discard(self, runtime: SessionRuntime, directory: Path) -> None:
+        await self._stop(runtime)  # a runtime that fails to stop must not keep its files
         await asyncio.to_thread(shutil.rmtree, directory, True)
 
     @contextlib.asynccontextmanager
@@ -304,7 +313,10 @@ class SessionPool:
 
     def pids(self) -> list[int]:
         """Process ids of every runtime (sessions and prewarmed spares)."""
-        runtimes = [s.runtime for s in self._sessions.values()] + [rt for rt, _ in self._warm]
+        runtimes = [
+            rt for s in self._sessions.values() for rt in (s.runtime, *s.companions.values())
+        ]
+        runtimes += [rt for rt, _ in self._warm]
         return [pid for rt in runtimes for pid in rt.pids]
 
     # -- runtimes and prewarming ------------------------------------------------------------
@@ -498,6 +510,53 @@ class SessionPool:
         if execution.cancel_requested:
             return _dropped()
         return None
+
+    async def run_beside(
+        self,
+        identifier: str,
+        name: str,
+        factory: RuntimeFactory,
+        code: str,
+        *,
+        timeout: float,
+        max_output_chars: int,
+    ) -> RunOutcome:
+        """Run ``code`` in a runtime of another kind beside the session (created if
+        needed): the MCP server's shell in a Python pool, its Python in a shell pool.
+
+        The companion shares the session's file area, so what one writes the other
+        reads, as in one Azure session's container. It starts on first use, keeps its
+        own state between calls, runs in turn with the session's executions, and stops
+        with the session (expiry, delete, pool close).
+        """
+        async with self.using(identifier) as (session, _), session.lock:
+            runtime = session.companions.get(name)
+            if runtime is None or (not runtime.is_alive() and not runtime.revives):
+                if runtime is not None:
+                    await self._stop(runtime)
+                runtime = await self._start_beside(session, name, factory)
+                session.companions[name] = runtime
+            return await runtime.execute(
+                code, timeout=min(timeout, MAX_EXECUTION_TIMEOUT), max_output_chars=max_output_chars
+            )
+
+    async def _start_beside(
+        self, session: Session, name: str, factory: RuntimeFactory
+    ) -> SessionRuntime:
+        runtime = factory(self.root / "state")
+        try:
+            async with self._boots:
+                await runtime.start(session.directory)
+            if session.closed or self._closed:
+                raise ApiError(404, "SessionNotFound", "The session was deleted while it started.")
+        except BaseException as exc:
+            await self._stop(runtime)
+            if isinstance(exc, ApiError) or not isinstance(exc, Exception):
+                raise
+            raise ApiError(
+                500, "SessionStartFailed", f"Could not start the session's {name}: {exc}"
+            ) from exc
+        return runtime
 
     def find_execution(self, identifier: str, execution_id: str) -> Execution | None:
         session = self.get(identifier)

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-
 from mcp_helpers import McpPool, connect, structured
 
-from remote_kernel.server import mcp_protocol as proto
-from remote_kernel.server.mcp_tools import SHELL_MAX_CHARS, shell_program, shell_result
+from remote_kernel.server.mcp_tools import MAX_CHARS
 
 
 async def test_failing_commands_are_tool_errors(mcp_pool: McpPool) -> None:
@@ -77,23 +72,6 @@ async def test_the_shell_runner_leaves_the_users_namespace_alone(mcp_pool: McpPo
     assert structured(names)["result"] == []
 
 
-def test_a_timed_out_command_is_stopped_with_what_it_started() -> None:
-    """The runner's own timeout (SHELL_TIMEOUT in the pool) on a real interpreter, 1 s here."""
-    call = proto.ToolCall(proto.RUN_SHELL, "e", shell_command="echo started; sleep 30 & sleep 30")
-    began = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-c", shell_program(call, timeout=1)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert time.monotonic() - began < 15
-    result = shell_result(done.stdout)
-    assert result is not None
-    assert (result["exitCode"], result["timedOut"], result["stdout"]) == (124, True, "started\n")
-    assert "stopped after 1 s" in result["stderr"]
-
-
 async def test_shell_output_that_is_huge_binary_or_odd_comes_back_whole_or_cut(mcp_pool: McpPool):
     async with connect(mcp_pool.url, {"x-ms-apikey": mcp_pool.key}) as client:
         env = structured(await client.call_tool("launchShell", {}))["environmentId"]
@@ -108,5 +86,5 @@ async def test_shell_output_that_is_huge_binary_or_odd_comes_back_whole_or_cut(m
         )
     out = structured(huge)["stdout"]
     assert not huge.is_error
-    assert out.startswith("x" * SHELL_MAX_CHARS)
-    assert out.endswith(f"[output truncated at {SHELL_MAX_CHARS} characters]\n")
+    assert out.startswith("x" * MAX_CHARS + "\n[output truncated: 500000 more characters")
+    assert out.endswith(f"the limit is {MAX_CHARS} characters per stream]\n")

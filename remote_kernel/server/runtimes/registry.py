@@ -32,6 +32,9 @@ class RuntimeEntry:
     #: What the pool's sessions run, hence the request bodies it takes (python,
     #: javascript or shell; see ``server/session_types.py``).
     session_type: str = "python"
+    #: Sessions are sandboxed: nothing may start a local process beside them (the MCP
+    #: server's shell tool refuses rather than run a bash with your rights).
+    sandboxed: bool = False
 
 
 _RUNTIMES: dict[str, RuntimeEntry] = {}
@@ -85,6 +88,7 @@ register_runtime(
         "remote_kernel.server.runtimes.pyodide",
         "Pyodide (CPython on WebAssembly) under Deno: a sandbox per session",
         install_hint="Install the sandbox extra: pip install 'aca-remote-kernel[sandbox]'.",
+        sandboxed=True,
     )
 )
 register_runtime(
