@@ -8,7 +8,8 @@ Five checks, each printed as ✓ or ✗ with a fix for every failure:
 2. endpoint — the configured pool answers HTTP (or the embedded pool starts);
 3. token — a bearer token can be obtained for the auth mode in effect
    (DefaultAzureCredential for ``azure``; the token itself is never shown);
-4. execution — ``1+1`` runs in a fresh session and returns 2;
+4. execution — ``-7 % 3`` runs in a fresh session: 2 in Python, -1 in JavaScript (so
+   a NodeLTS pool is told from a Python one; a Shell pool refuses code and gets a command);
 5. kernelspec — the kernelspec is installed and its interpreter exists and
    imports remote_kernel.
 
@@ -69,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "doctor",
         help="Check configuration, pool, token, a tiny execution and the kernelspec.",
         description="Check that cells can run remotely: settings in effect, endpoint "
-        "reachable, token obtainable, `1+1` executes, kernelspec installed. Prints a fix "
+        "reachable, token obtainable, code runs (and in which language), kernelspec installed. Prints a fix "
         "for each failure; exits 0 only when every check passed.",
     )
     parser.add_argument(
@@ -392,27 +393,37 @@ def check_execution(target: Target | None, token_ok: bool, api_version: str) -> 
     else:
         kwargs.update(auth=target.auth, token=target.token or None)
     try:
-        result, ms = _probe(target, kwargs, session, code="1+1")
+        result, ms = _probe(target, kwargs, session, code=LANGUAGE_PROBE)
     except RemoteKernelError as exc:
         if getattr(exc, "code", None) == "CodeNotSupported":
             return _check_shell_pool(target, kwargs, session)
         return Check(
             "execution",
             False,
-            f"`1+1` failed: {exc.message}",
+            f"`{LANGUAGE_PROBE}` failed: {exc.message}",
             fix=exc.fix or "See the README's troubleshooting section.",
         )
-    if not result.ok or not _shows_two(result):
-        error = result.error
-        why = f"{error.ename}: {error.evalue}" if error else f"status {result.status.value}"
+    language = _language_of(result)
+    where = f"in session {session} ({ms:.0f} ms)"
+    if language == "python":
+        return Check("execution", True, f"`{LANGUAGE_PROBE}` returned 2, as Python does, {where}")
+    if language == "javascript":
         return Check(
             "execution",
-            False,
-            f"`1+1` did not return 2 ({why})",
-            fix="The pool runs code but not as expected: check it is a Python code-interpreter "
-            "(or compatible custom-container) pool.",
+            True,
+            f"this is a JavaScript (NodeLTS) pool: `{LANGUAGE_PROBE}` returned -1, as "
+            f"JavaScript does (Python gives 2), {where}; its kernel is remote-javascript "
+            "(remote-kernel install --language javascript), its pool_type javascript",
         )
-    return Check("execution", True, f"`1+1` returned 2 in session {session} ({ms:.0f} ms)")
+    error = result.error
+    why = f"{error.ename}: {error.evalue}" if error else f"status {result.status.value}"
+    return Check(
+        "execution",
+        False,
+        f"`{LANGUAGE_PROBE}` returned neither 2 (Python) nor -1 (JavaScript) ({why})",
+        fix="The pool runs code but not as expected: check it is a Python or Node.js "
+        "code-interpreter (or compatible custom-container) pool.",
+    )
 
 
 def _probe(
@@ -451,14 +462,26 @@ def _check_shell_pool(target: Target, kwargs: dict[str, Any], session: str) -> C
     )
 
 
-def _shows_two(result: Any) -> bool:
-    if result.value in (2, "2"):
-        return True
-    for out in result.outputs:
-        if out.get("output_type") == "execute_result":
-            if str(out.get("data", {}).get("text/plain", "")).strip() == "2":
-                return True
-    return False
+#: 2 in Python (its ``%`` floors), -1 in JavaScript (its ``%`` truncates): one execution
+#: says which language the pool runs; both readings are plain arithmetic.
+LANGUAGE_PROBE = "-7 % 3"
+_LANGUAGE_OF_VALUE = {"2": "python", "-1": "javascript"}
+
+
+def _language_of(result: Any) -> str | None:
+    """ "python" or "javascript" from the probe's value, None if it gave neither."""
+    if not result.ok:
+        return None
+    shown = [result.value] + [
+        out.get("data", {}).get("text/plain")
+        for out in result.outputs
+        if out.get("output_type") == "execute_result"
+    ]
+    for value in shown:
+        language = _LANGUAGE_OF_VALUE.get(str(value).strip())
+        if value is not None and language is not None:
+            return language
+    return None
 
 
 def _delete_quietly(client: Any, session: str) -> None:

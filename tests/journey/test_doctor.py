@@ -42,7 +42,7 @@ def test_all_pass_against_the_local_pool(local_pool: Any, spec_prefix: Path, tmp
     assert marks(proc.stdout) == dict.fromkeys(ALL, "✓")
     assert f"endpoint: {local_pool.url}  [ACA_POOL_ENDPOINT from the environment]" in proc.stdout
     assert "token: set (hidden)  [ACA_POOL_TOKEN from the environment]" in proc.stdout
-    assert "`1+1` returned 2" in proc.stdout
+    assert "`-7 % 3` returned 2, as Python does" in proc.stdout
     assert f"'remote-python' at {spec_prefix}" in proc.stdout
     assert proc.stdout.rstrip().endswith("All 5 checks passed.")
     assert local_pool.token not in proc.stdout + proc.stderr

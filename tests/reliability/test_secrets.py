@@ -225,7 +225,7 @@ def test_doctor(secured: ServedPool, token: str) -> None:
     output = done.stdout + done.stderr
     assert "token: set (hidden)" in output, output
     if token == TOKEN:
-        assert "✓ execution: `1+1` returned 2" in output, output
+        assert "✓ execution: `-7 % 3` returned 2" in output, output
     else:
         assert "✗ execution" in output and "HTTP 401" in output, output
     assert_clean("doctor output", output)
