@@ -56,6 +56,9 @@ CHUNK = 1 << 16
 #: Headers aiohttp must compute itself (from the body it actually sends).
 _DROPPED_HEADERS = frozenset({"transfer-encoding"})
 
+#: ``asyncio.timeout`` (3.11+): bounds a wait without wrapping it in a task.
+_TIMEOUT = getattr(asyncio, "timeout", None)
+
 
 class ClientPoolFullError(httpx.PoolTimeout):
     """Waited ``pool`` seconds for a free connection of the client's own pool.
@@ -274,7 +277,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await slots.acquire()
             return
         try:
-            await asyncio.wait_for(slots.acquire(), wait)
+            if _TIMEOUT is None:  # Python 3.10
+                await asyncio.wait_for(slots.acquire(), wait)
+            else:  # no task per wait, as wait_for makes on 3.11 (many wait at 500 sessions)
+                async with _TIMEOUT(wait):
+                    await slots.acquire()
         except asyncio.TimeoutError:
             raise ClientPoolFullError(self.max_connections, wait or 0.0, request) from None
 
