@@ -12,7 +12,7 @@ it in the foreground. The modules, from the outside in:
 - ``files``: a session's file area (uploads, downloads, listings).
 - ``metadata``: ``GET /metadata``, what a session of this pool runs (asked of a runtime once).
 - ``mcp``: the pool's MCP server over HTTP (``serve --mcp``); ``mcp_protocol``: its
-  messages as plain data; ``mcp_tools``: its tools, run in sessions;
+  messages as plain data; ``mcp_tools``: its tools, run in sessions (or beside them);
   ``mcp_settings``: where its settings come from.
 - ``outputs``: one execution's output events and outcome, with the output limits.
 - ``streaming``: a streamed execution's event log and its server-sent events.
