@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 #: Environments remembered (oldest forgotten first); each costs a few bytes until used.
 MAX_ENVIRONMENTS = 10_000
-#: A shell command is stopped (what it started too) after this many seconds.
+#: A shell command is interrupted after this many seconds (its shell and state stay).
 SHELL_TIMEOUT = MAX_EXECUTION_TIMEOUT - 20
 #: Characters kept per stream of a tool's run (the REST API's default).
 MAX_CHARS = DEFAULT_MAX_OUTPUT_CHARS

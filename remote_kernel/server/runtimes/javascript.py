@@ -32,8 +32,8 @@ from remote_kernel.server.runtimes.base import (
 from remote_kernel.server.runtimes.ipython import JupyterKernelRuntime
 
 #: Seconds of IOPub quiet after ``idle`` that end an execution (see ``_settle``). What
-#: Deno sends late came within 1 ms of ``idle`` in 200 runs on 2 busy cores; every
-#: execution pays this wait (a trivial one took 106 ms with 0.1 s).
+#: Deno sends late came within 1 ms of ``idle`` in 400 runs on 2 cores, idle and under
+#: three CPU hogs; every execution pays this wait (a trivial one took 106 ms at 0.1 s).
 SETTLE = 0.03
 
 
