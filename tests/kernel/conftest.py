@@ -147,6 +147,15 @@ def kinds(outputs: list[dict[str, Any]]) -> list[str]:
     return [m["msg_type"] for m in outputs]
 
 
+def answer_stdin(kc: BlockingKernelClient, msg_id: str, value: str) -> dict[str, Any]:
+    """Wait for the cell's input_request on the stdin channel, answer it, return its content."""
+    while True:
+        request = kc.get_stdin_msg(timeout=CELL_TIMEOUT)
+        if request["parent_header"].get("msg_id") == msg_id:
+            kc.input(value)
+            return request["content"]  # type: ignore[no-any-return]
+
+
 def as_shown(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The outputs as a front-end shows them: consecutive stream messages of one name
     merged, as JupyterLab's output area does.

@@ -12,7 +12,7 @@ from typing import Any
 
 from jupyter_client import BlockingKernelClient
 
-from .conftest import CELL_TIMEOUT, as_shown, collect, execute, stream_text
+from .conftest import CELL_TIMEOUT, answer_stdin, as_shown, collect, execute, stream_text
 
 
 def waits_for(marker: Path) -> str:
@@ -99,18 +99,9 @@ def test_an_error_after_live_output_is_sent_once(kernel: BlockingKernelClient) -
     assert messages[1]["content"]["ename"] == "ZeroDivisionError"
 
 
-def _answer_stdin(kc: BlockingKernelClient, msg_id: str, value: str) -> dict[str, Any]:
-    """Wait for the cell's input_request on the stdin channel, answer it, return its content."""
-    while True:
-        request = kc.get_stdin_msg(timeout=CELL_TIMEOUT)
-        if request["parent_header"].get("msg_id") == msg_id:
-            kc.input(value)
-            return request["content"]  # type: ignore[no-any-return]
-
-
 def test_input_goes_to_the_front_end_and_back(kernel: BlockingKernelClient) -> None:
     msg_id = kernel.execute("name = input('Name? ')\nprint('hello', name)", allow_stdin=True)
-    request = _answer_stdin(kernel, msg_id, "Ada")
+    request = answer_stdin(kernel, msg_id, "Ada")
     assert request == {"prompt": "Name? ", "password": False}
     reply, messages = collect(kernel, msg_id)
     assert reply["content"]["status"] == "ok"
@@ -120,7 +111,7 @@ def test_input_goes_to_the_front_end_and_back(kernel: BlockingKernelClient) -> N
 def test_getpass_asks_for_hidden_input(kernel: BlockingKernelClient) -> None:
     code = "import getpass\nkey = getpass.getpass('Key: ')\nprint(len(key))"
     msg_id = kernel.execute(code, allow_stdin=True)
-    request = _answer_stdin(kernel, msg_id, "s3cr3t")
+    request = answer_stdin(kernel, msg_id, "s3cr3t")
     assert request["password"] is True
     reply, messages = collect(kernel, msg_id)
     assert reply["content"]["status"] == "ok"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from jupyter_client import BlockingKernelClient
@@ -16,7 +15,7 @@ from remote_kernel.server import start_local_pool
 from remote_kernel.server.runtimes.base import NO_STDIN
 from remote_kernel.server.sandbox import prepare
 
-from .conftest import CELL_TIMEOUT, collect, execute, running_kernel, stream_text
+from .conftest import answer_stdin, collect, execute, running_kernel, stream_text
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +29,6 @@ def sandbox_kernel(kernel_prefix: Path) -> Iterator[BlockingKernelClient]:
         pool.stop()
 
 
-def _answer(kc: BlockingKernelClient, msg_id: str, value: str) -> dict[str, Any]:
-    while True:
-        request = kc.get_stdin_msg(timeout=CELL_TIMEOUT)
-        if request["parent_header"].get("msg_id") == msg_id:
-            kc.input(value)
-            return request["content"]  # type: ignore[no-any-return]
-
-
 def test_input_and_getpass_round_trip_through_the_kernel(
     sandbox_kernel: BlockingKernelClient,
 ) -> None:
@@ -45,14 +36,14 @@ def test_input_and_getpass_round_trip_through_the_kernel(
     # by URL) takes input, and learns it before the run.
     code = "import sys\nname = input('who? ')\nprint('hello', name, sys.platform)"
     msg_id = sandbox_kernel.execute(code, allow_stdin=True)
-    assert _answer(sandbox_kernel, msg_id, "Ada") == {"prompt": "who? ", "password": False}
+    assert answer_stdin(sandbox_kernel, msg_id, "Ada") == {"prompt": "who? ", "password": False}
     reply, messages = collect(sandbox_kernel, msg_id)
     assert reply["content"]["status"] == "ok", reply["content"]
     assert stream_text(messages) == "hello Ada emscripten\n"  # it ran in Pyodide
 
     code = "import getpass\nkey = getpass.getpass('Key: ')\nprint(len(key))"
     msg_id = sandbox_kernel.execute(code, allow_stdin=True)
-    assert _answer(sandbox_kernel, msg_id, "s3cr3t")["password"] is True
+    assert answer_stdin(sandbox_kernel, msg_id, "s3cr3t")["password"] is True
     reply, messages = collect(sandbox_kernel, msg_id)
     assert reply["content"]["status"] == "ok"
     assert stream_text(messages) == "6\n"
