@@ -31,10 +31,13 @@ from remote_kernel.server.runtimes.base import (
 )
 from remote_kernel.server.runtimes.ipython import JupyterKernelRuntime
 
-#: Seconds of IOPub quiet after ``idle`` that end an execution (see ``_settle``). What
-#: Deno sends late came within 1 ms of ``idle`` in 400 runs on 2 cores, idle and under
-#: three CPU hogs; every execution pays this wait (a trivial one took 106 ms at 0.1 s).
-SETTLE = 0.03
+#: Seconds of IOPub quiet after ``idle`` that end an execution (see ``_settle``). Every
+#: execution pays it (a trivial one takes ~106 ms). Late messages of small cells came
+#: within 1 ms of ``idle`` in 400 runs, but a cell logging 5,000 lines on 2 cores under
+#: four CPU hogs had gaps past 30 ms: at 0.03 s 2 cells in 40 lost output, some of it
+#: landing in the next cell (Deno stamps a late chunk with the request current when it
+#: forwards it); at 0.1 s none in 60.
+SETTLE = 0.1
 
 
 class JavaScriptRuntime(JupyterKernelRuntime):
